@@ -1,0 +1,119 @@
+"""Configuration classes. Each reads the environment when it is instantiated.
+
+With nothing set, Dukaan runs on a laptop: SQLite in ``instance/`` and an
+in-process cache. ``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY`` move it
+onto real servers; ``ProductionConfig`` refuses to start without them.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# Short timeouts: a Redis that hangs must cost a request milliseconds, not the
+# 5 s redis-py waits by default.
+REDIS_SOCKET_OPTIONS = {
+    "socket_timeout": 0.25,
+    "socket_connect_timeout": 0.25,
+    "health_check_interval": 30,
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting the app cannot start without is missing or malformed."""
+
+
+def database_url(url: str) -> str:
+    """Return ``url`` with the psycopg2 driver made explicit.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` URL to psycopg 3, which we do
+    not ship; Heroku-style ``postgres://`` URLs are not recognised at all.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = database_url(env.get("DATABASE_URL", ""))
+        self.REDIS_URL = env.get("REDIS_URL", "")
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Flask would re-send a permanent session cookie on every response,
+        # including the storefront, which must be identical for everyone.
+        self.SESSION_REFRESH_EACH_REQUEST = False
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None
+        # OWASP's minimum for scrypt is N=2^17, r=8, p=1.
+        self.PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
+        self.STOREFRONT_CACHE_TIMEOUT = 15 * 60
+        self.CACHE_DEFAULT_TIMEOUT = 15 * 60
+        self.CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "dukaan:")
+        self.ORDERS_PER_PAGE = 50
+        self.ORDERS_POLL_SECONDS = 5
+        if self.REDIS_URL:
+            self.CACHE_TYPE = "RedisCache"
+            self.CACHE_REDIS_URL = self.REDIS_URL
+            self.CACHE_OPTIONS = dict(REDIS_SOCKET_OPTIONS)
+        else:
+            self.CACHE_TYPE = "SimpleCache"
+
+
+class DevelopmentConfig(Config):
+    """A laptop: everything has a default, and the log says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.WARNINGS = []
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = "dev-only-secret-change-me"
+            self.WARNINGS.append("SECRET_KEY is not set: using a development secret")
+        if not self.SQLALCHEMY_DATABASE_URI:
+            path = BASE_DIR / "instance" / "dukaan.sqlite"
+            self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
+            self.WARNINGS.append(f"DATABASE_URL is not set: using SQLite at {path}")
+        if not self.REDIS_URL:
+            self.WARNINGS.append("REDIS_URL is not set: caching in this process only")
+
+
+class ProductionConfig(Config):
+    """A real deployment: secrets and servers come from the environment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        missing = [
+            name
+            for name, value in (
+                ("SECRET_KEY", self.SECRET_KEY),
+                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} must be set in the environment for production"
+            )
+        self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+}
+
+
+def from_environment() -> Config:
+    """The configuration named by ``DUKAAN_ENV`` (default: development)."""
+    name = os.environ.get("DUKAAN_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise ConfigError(
+            f"DUKAAN_ENV={name!r} is not one of {', '.join(sorted(CONFIGS))}"
+        ) from None

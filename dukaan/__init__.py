@@ -1,0 +1,160 @@
+"""Dukaan: a do-it-yourself online store for small merchants."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(config: object | None = None) -> Flask:
+    """Build the app from ``config`` (default: the one the environment names)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    if config is None:
+        from config import from_environment
+
+        config = from_environment()
+    app.config.from_object(config)
+    register_logging(app, getattr(config, "WARNINGS", ()))
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_templates(app)
+    register_headers(app)
+    register_health(app)
+    register_commands(app)
+    return app
+
+
+def register_logging(app: Flask, warnings) -> None:
+    if not app.logger.handlers or app.logger.level == logging.NOTSET:
+        app.logger.setLevel(logging.INFO)
+    for warning in warnings:
+        app.logger.warning(warning)
+
+
+def register_extensions(app: Flask) -> None:
+    from . import catalog
+    from .extensions import cache, csrf, db, login, migrate
+    from .models import Vendor
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    cache.init_app(app)
+    login.init_app(app)
+    login.login_view = "auth.login"
+    login.login_message = "Log in to see your store."
+    login.login_message_category = "info"
+    login.user_loader(lambda vendor_id: db.session.get(Vendor, int(vendor_id)))
+    catalog.register_invalidation()
+
+
+def register_blueprints(app: Flask) -> None:
+    from .auth import bp as auth_bp
+    from .dashboard import bp as dashboard_bp
+    from .storefront import bp as storefront_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
+    app.register_blueprint(storefront_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    from .extensions import db
+
+    def render_error(error: HTTPException):
+        db.session.rollback()
+        return (
+            render_template("errors/error.html", code=error.code, name=error.name,
+                            description=error.description),
+            error.code,
+        )
+
+    def csrf_error(error: CSRFError):
+        return (
+            render_template("errors/error.html", code=400, name="Form expired",
+                            description="This form has expired or was sent from elsewhere. "
+                            "Go back, reload the page and try again."),
+            400,
+        )
+
+    app.register_error_handler(CSRFError, csrf_error)
+    for code in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503):
+        app.register_error_handler(code, render_error)
+
+
+def register_templates(app: Flask) -> None:
+    def money(value: Decimal | None) -> str:
+        return "" if value is None else f"₹{value:,.2f}"
+
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+
+def register_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+
+def register_health(app: Flask) -> None:
+    from .extensions import cache, db
+
+    @app.get("/healthz")
+    def healthz():
+        """The state of the database and the cache; 503 without a database."""
+        state = {"database": "ok", "cache": "ok"}
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as error:  # report, don't raise: this is the health check
+            app.logger.warning("health check: database unreachable: %s", error)
+            db.session.rollback()
+            state["database"] = "unreachable"
+        try:
+            cache.set("healthz", "ok", timeout=5)
+            if cache.get("healthz") != "ok":
+                state["cache"] = "not storing"
+        except Exception as error:
+            app.logger.warning("health check: cache unreachable: %s", error)
+            state["cache"] = "unreachable"
+        state["cache_backend"] = app.config["CACHE_TYPE"]
+        code = 200 if state["database"] == "ok" else 503
+        response = jsonify(state)
+        response.status_code = code
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    from . import cli
+
+    cli.register(app)

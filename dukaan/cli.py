@@ -1,0 +1,176 @@
+"""``flask`` commands for operators."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, insert, select
+
+from . import accounts, catalog
+from .extensions import cache, db
+from .models import Product, Vendor
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo1234"
+DEMO_STORE = "Asha's Kitchen & Crafts"
+
+# name, price, mrp, stock, available, description
+DEMO_PRODUCTS = [
+    ("Mango pickle (500 g)", "180.00", "220.00", 40, True, "Grandmother's recipe, sun-cured raw mango in mustard oil."),
+    ("Lime pickle (500 g)", "160.00", None, 35, True, "Sweet and sour, no preservatives."),
+    ("Garlic chutney (250 g)", "120.00", "140.00", 25, True, "Dry red garlic chutney from Kolhapur."),
+    ("Ghee, A2 cow (500 ml)", "650.00", "750.00", 12, True, "Bilona-churned, from our village dairy."),
+    ("Masala chai mix (200 g)", "210.00", None, 50, True, "Cardamom, ginger, clove and pepper, hand-pounded."),
+    ("Garam masala (100 g)", "95.00", "110.00", 60, True, "Roasted in small batches every week."),
+    ("Besan laddoo (box of 12)", "320.00", None, 18, True, "Made fresh to order in pure ghee."),
+    ("Coconut barfi (box of 12)", "280.00", "300.00", 0, True, "Back next week."),
+    ("Kaju katli (250 g)", "450.00", "520.00", 10, True, "Silver varq, cashews from Goa."),
+    ("Banana chips (200 g)", "90.00", None, 45, True, "Kerala style, fried in coconut oil."),
+    ("Hand-block cotton dupatta", "799.00", "999.00", 8, True, "Sanganeri print, 2.25 m."),
+    ("Jute shopping bag", "149.00", None, 30, True, "Strong handles, fits 5 kg."),
+    ("Terracotta diya set (6)", "199.00", "249.00", 22, True, "Hand-painted, for Diwali."),
+    ("Brass pooja bell", "549.00", None, 5, True, "Cast brass, clear long ring."),
+    ("Madhubani coaster set (4)", "399.00", "450.00", 14, True, "Hand-painted on wood."),
+    ("Handmade soap, neem (3 pack)", "240.00", None, 0, True, "Cold-process, for sensitive skin."),
+    ("Rose water (200 ml)", "130.00", None, 28, False, "Steam-distilled. Restocking soon."),
+    ("Kashmiri saffron (1 g)", "390.00", "450.00", 9, False, "Grade A mongra. Season ended."),
+    ("Cotton tote, Warli print", "299.00", None, 16, True, "Printed by hand in Dahanu."),
+    ("Gift hamper, festive", "1499.00", "1799.00", 6, True, "Pickle, laddoo, diyas and a dupatta in a jute bag."),
+]
+
+LOAD_WORDS = ["Organic", "Classic", "Premium", "Homemade", "Spicy", "Sweet", "Fresh", "Royal"]
+LOAD_THINGS = ["pickle", "chutney", "masala", "laddoo", "barfi", "dupatta", "tote", "diya", "soap", "tea"]
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(create_vendor)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(cache_group)
+
+
+@click.command("create-vendor")
+@click.argument("username")
+@click.option("--store-name", prompt=True, help="The store's name as customers see it.")
+@click.password_option(help="At least 8 characters.")
+def create_vendor(username: str, store_name: str, password: str) -> None:
+    """Create a vendor; USERNAME becomes the store link /order/USERNAME."""
+    try:
+        vendor = accounts.create_vendor(username, store_name, password)
+    except accounts.AccountError as error:
+        raise click.ClickException(f"{error.field}: {error}") from None
+    click.echo(f"Created vendor {vendor.username}: store link /order/{vendor.slug}")
+
+
+@click.command("seed-demo")
+@click.option("--vendors", default=0, show_default=True,
+              help="Also create this many load-test vendors (load0001, …).")
+@click.option("--products", default=50, show_default=True,
+              help="Products for each load-test vendor.")
+def seed_demo(vendors: int, products: int) -> None:
+    """Load the demo store (demo / demo1234); safe to run again."""
+    if vendors < 0 or products < 0:
+        raise click.BadParameter("counts cannot be negative")
+    vendor = accounts.find(DEMO_USERNAME)
+    if vendor is None:
+        vendor = accounts.create_vendor(DEMO_USERNAME, DEMO_STORE, DEMO_PASSWORD)
+        click.echo(f"Created vendor {DEMO_USERNAME} (password {DEMO_PASSWORD}).")
+    else:
+        click.echo(f"Vendor {DEMO_USERNAME} already exists.")
+    have = set(db.session.scalars(select(Product.name).where(Product.vendor_id == vendor.id)))
+    added = 0
+    for name, price, mrp, stock, available, description in DEMO_PRODUCTS:
+        if name in have:
+            continue
+        db.session.add(Product(
+            vendor_id=vendor.id, name=name, price=Decimal(price),
+            mrp=Decimal(mrp) if mrp else None, stock=stock, available=available,
+            description=description,
+        ))
+        added += 1
+    db.session.commit()
+    catalog.forget(vendor.slug)
+    click.echo(f"Demo store: {added} products added, {len(have) + added} in all.")
+    if vendors:
+        _seed_load(vendors, products)
+
+
+def _seed_load(vendors: int, products: int) -> None:
+    """Bulk-load vendors load0001… with ``products`` products each (skips existing ones)."""
+    rng = random.Random(42)
+    # One hash for all: these accounts exist to be loaded, and hashing each at
+    # OWASP cost would take minutes. Their password is demo1234 as well.
+    password_hash = accounts.hash_password(DEMO_PASSWORD)
+    existing = set(db.session.scalars(select(Vendor.username).where(Vendor.username.like("load%"))))
+    created = 0
+    with click.progressbar(range(1, vendors + 1), label="Loading vendors") as numbers:
+        for number in numbers:
+            username = f"load{number:04d}"
+            if username in existing:
+                continue
+            vendor = Vendor(username=username, store_name=f"Load Store {number}",
+                            password_hash=password_hash)
+            db.session.add(vendor)
+            db.session.flush()
+            if products:
+                db.session.execute(insert(Product), [
+                    {
+                        "vendor_id": vendor.id,
+                        "name": f"{rng.choice(LOAD_WORDS)} {rng.choice(LOAD_THINGS)} #{i}",
+                        "price": Decimal(rng.randrange(1000, 200000)) / 100,
+                        "mrp": None,
+                        "stock": rng.randrange(0, 200),
+                        "available": rng.random() > 0.1,
+                        "description": "Load-test product.",
+                    }
+                    for i in range(1, products + 1)
+                ])
+            db.session.commit()
+            created += 1
+    total = db.session.scalar(select(func.count(Vendor.id)).where(Vendor.username.like("load%")))
+    click.echo(f"Load-test vendors: {created} created, {total} in all, "
+               f"{products} products each (password {DEMO_PASSWORD}).")
+
+
+@click.group("cache")
+def cache_group() -> None:
+    """Inspect and clear the storefront cache."""
+
+
+@cache_group.command("clear")
+@click.argument("slug", required=False)
+def cache_clear(slug: str | None) -> None:
+    """Clear one store's cached catalogue (SLUG), or the whole cache."""
+    try:
+        if slug:
+            cache.delete(catalog.cache_key(slug.lower()))
+            click.echo(f"Cleared the cached catalogue of {slug.lower()}.")
+        else:
+            cache.clear()
+            click.echo("Cleared the storefront cache.")
+    except Exception as error:
+        raise click.ClickException(f"the cache is unreachable: {error}") from None
+
+
+@cache_group.command("stats")
+def cache_stats() -> None:
+    """Show the cache backend and how many storefronts it holds."""
+    backend = current_app.config["CACHE_TYPE"]
+    click.echo(f"backend: {backend}")
+    inner = cache.cache
+    try:
+        if backend == "RedisCache":
+            client = inner._write_client
+            pattern = f"{inner.key_prefix}{catalog.cache_key('*')}"
+            stores = sum(1 for _ in client.scan_iter(match=pattern, count=1000))
+            info = client.info("stats")
+            hits, misses = info.get("keyspace_hits", 0), info.get("keyspace_misses", 0)
+            click.echo(f"cached storefronts: {stores}")
+            click.echo(f"redis keyspace hits: {hits}, misses: {misses}")
+        else:
+            keys = [k for k in getattr(inner, "_cache", {}) if catalog.cache_key("") in k]
+            click.echo(f"cached storefronts: {len(keys)} (in this process only)")
+    except Exception as error:
+        raise click.ClickException(f"the cache is unreachable: {error}") from None

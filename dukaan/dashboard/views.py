@@ -1,0 +1,192 @@
+"""The vendor's dashboard: products and orders, each row a self-contained component."""
+
+from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import orders as order_rules
+from ..extensions import db, login
+from ..htmx import is_htmx, render
+from ..models import Order, Product
+from . import bp
+from .forms import AvailabilityForm, NewProductForm, ProductForm, StatusForm
+
+
+@bp.before_request
+def require_vendor():
+    if current_user.is_authenticated:
+        return None
+    if is_htmx():
+        # htmx would swap the login page into a table row; send the whole tab there.
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for("auth.login", next=request.full_path)
+        return response
+    return login.unauthorized()
+
+
+def own(model, object_id: int):
+    """The current vendor's ``model`` with this id; 404 for anyone else's."""
+    obj = db.session.scalar(
+        select(model).where(model.id == object_id, model.vendor_id == current_user.id)
+    )
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def store_url() -> str:
+    return url_for("storefront.store", slug=current_user.slug, _external=True)
+
+
+# --- products -----------------------------------------------------------------
+
+
+def _products_page(form, status=200):
+    products = db.session.scalars(
+        select(Product).where(Product.vendor_id == current_user.id).order_by(Product.id.desc())
+    ).all()
+    return render(
+        "dashboard/products.html", "product_form", status,
+        products=products, form=form, store_url=store_url(),
+    )
+
+
+@bp.get("/products")
+def products():
+    return _products_page(NewProductForm())
+
+
+@bp.get("/products/new")
+def new_product():
+    return render("dashboard/new_product.html", "product_form", form=NewProductForm())
+
+
+@bp.post("/products")
+def add_product():
+    form = NewProductForm()
+    if not form.validate():
+        return render("dashboard/new_product.html", "product_form", 422, form=form)
+    product = Product(vendor=current_user._get_current_object())
+    form.apply_to(product)
+    db.session.add(product)
+    db.session.commit()
+    if is_htmx():
+        return render(
+            "dashboard/_product_added.html", product=product, form=NewProductForm(formdata=None)
+        )
+    flash(f"Added {product.name}.", "success")
+    return redirect(url_for("dashboard.products"), 303)
+
+
+@bp.get("/products/<int:product_id>")
+def product(product_id: int):
+    """htmx: the product's row (cancelling an inline edit). Page: the edit form."""
+    product = own(Product, product_id)
+    if is_htmx():
+        return render("dashboard/_product_row.html", product=product)
+    return render("dashboard/edit_product.html", form=ProductForm(obj=product), product=product)
+
+
+@bp.get("/products/<int:product_id>/edit")
+def edit_product(product_id: int):
+    """htmx: the row as an inline form. Page: the edit form."""
+    product = own(Product, product_id)
+    form = ProductForm(obj=product)
+    if is_htmx():
+        return render("dashboard/_product_row.html", product=product, edit_form=form)
+    return render("dashboard/edit_product.html", form=form, product=product)
+
+
+@bp.post("/products/<int:product_id>")
+def update_product(product_id: int):
+    product = own(Product, product_id)
+    form = ProductForm()
+    if not form.validate():
+        if is_htmx():
+            return render(
+                "dashboard/_product_row.html", status=422, product=product, edit_form=form
+            )
+        return render("dashboard/edit_product.html", status=422, form=form, product=product)
+    form.apply_to(product)
+    db.session.commit()
+    if is_htmx():
+        return render("dashboard/_product_row.html", product=product)
+    flash(f"Saved {product.name}.", "success")
+    return redirect(url_for("dashboard.products"), 303)
+
+
+@bp.post("/products/<int:product_id>/availability")
+def toggle_availability(product_id: int):
+    product = own(Product, product_id)
+    form = AvailabilityForm()
+    if not form.validate():
+        message = "; ".join(e for errors in form.errors.values() for e in errors)
+        if is_htmx():
+            return render("dashboard/_product_row.html", status=422, product=product, error=message)
+        abort(422, message)
+    wanted = form.available.data
+    product.available = (wanted == "yes") if wanted else not product.available
+    db.session.commit()
+    if is_htmx():
+        return render("dashboard/_product_row.html", product=product)
+    state = "now on sale" if product.available else "hidden from your store"
+    flash(f"{product.name} is {state}.", "success")
+    return redirect(url_for("dashboard.products"), 303)
+
+
+@bp.post("/products/<int:product_id>/delete")
+def delete_product(product_id: int):
+    product = own(Product, product_id)
+    name = product.name
+    db.session.delete(product)
+    db.session.commit()
+    if is_htmx():
+        # An empty 200 swapped over the row's outerHTML removes the row.
+        response = make_response("", 200)
+        response.vary.add("HX-Request")
+        return response
+    flash(f"Removed {name} from your store.", "success")
+    return redirect(url_for("dashboard.products"), 303)
+
+
+# --- orders -------------------------------------------------------------------
+
+
+@bp.get("/orders")
+def orders():
+    page = request.args.get("page", 1, type=int)
+    if page < 1:
+        abort(404)
+    per_page = current_app.config["ORDERS_PER_PAGE"]
+    found, total = order_rules.vendor_orders(current_user.id, page, per_page)
+    if page > 1 and not found:
+        abort(404)
+    return render(
+        "dashboard/orders.html", "order_list",
+        orders=found, page=page, total=total, per_page=per_page,
+        next_statuses=order_rules.next_statuses,
+        poll_seconds=current_app.config["ORDERS_POLL_SECONDS"],
+    )
+
+
+@bp.post("/orders/<int:order_id>/status")
+def order_status(order_id: int):
+    order = own(Order, order_id)
+    form = StatusForm()
+    error, status = None, 200
+    if not form.validate():
+        error, status = "Choose the order's next status.", 422
+    else:
+        try:
+            order_rules.change_status(order, form.status.data)
+        except order_rules.IllegalTransition as problem:
+            error, status = str(problem), 409
+    if is_htmx():
+        return render(
+            "dashboard/_order_row.html", status=status, order=order, error=error,
+            next_statuses=order_rules.next_statuses,
+        )
+    if error:
+        abort(status, error)
+    flash(f"Order #{order.number} is {order.status}.", "success")
+    return redirect(url_for("dashboard.orders"), 303)

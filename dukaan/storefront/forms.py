@@ -1,0 +1,67 @@
+import re
+
+from werkzeug.datastructures import MultiDict
+from wtforms import Form, HiddenField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+from ..orders import MAX_QUANTITY
+
+QTY_PREFIX = "qty-"
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _phone_digits(value):
+    # People type phone numbers with spaces, dashes and brackets.
+    return re.sub(r"[\s\-().]", "", value) if isinstance(value, str) else value
+
+
+class CheckoutForm(Form):
+    """The customer's details. A plain WTForms form: the storefront carries no
+    CSRF token, so that its page is the same for every visitor; the view
+    checks the request's origin instead."""
+
+    name = StringField("Your name", filters=[_strip], validators=[InputRequired(), Length(max=100)])
+    phone = StringField(
+        "Phone", filters=[_phone_digits],
+        validators=[
+            InputRequired(),
+            Regexp(r"\+?\d{10,15}\Z", message="Enter a phone number of 10 to 15 digits."),
+        ],
+    )
+    address = TextAreaField(
+        "Delivery address", filters=[_strip], validators=[InputRequired(), Length(max=500)]
+    )
+    order_token = HiddenField(
+        validators=[Optional(), Regexp(r"[A-Za-z0-9-]{1,64}\Z", message="Reload the page and try again.")]
+    )
+
+
+def parse_quantities(formdata: MultiDict) -> tuple[dict[int, int], dict[int, str], dict[str, str]]:
+    """Read the ``qty-<product id>`` fields.
+
+    Returns the wanted units by product id (only those above zero), errors by
+    product id, and errors about the fields themselves (keyed by field name).
+    """
+    wanted: dict[int, int] = {}
+    errors: dict[int, str] = {}
+    malformed: dict[str, str] = {}
+    for key in formdata:
+        if not key.startswith(QTY_PREFIX):
+            continue
+        raw_id = key[len(QTY_PREFIX):]
+        if not re.fullmatch(r"[0-9]{1,12}", raw_id):
+            malformed[key] = "This is not a product of this store."
+            continue
+        product_id = int(raw_id)
+        raw = formdata.get(key, "").strip()
+        if raw == "":
+            continue
+        if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) > MAX_QUANTITY:
+            errors[product_id] = f"Enter a number from 0 to {MAX_QUANTITY}."
+            continue
+        if int(raw) > 0:
+            wanted[product_id] = int(raw)
+    return wanted, errors, malformed

@@ -1,0 +1,109 @@
+"""The customer's side: a store's page, placing an order, and the order's page."""
+
+from flask import abort, make_response, redirect, render_template, request, url_for
+
+from .. import catalog, orders
+from ..extensions import csrf
+from . import bp
+from .forms import CheckoutForm, parse_quantities
+
+
+def same_origin() -> bool:
+    """Did a page of this site send the request (or no browser at all)?
+
+    Stands in for a CSRF token, which the storefront cannot carry: its page is
+    the same bytes for every visitor.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin == request.host_url.rstrip("/")
+    return True
+
+
+def _lowercase_redirect(endpoint: str, slug: str, **values):
+    return redirect(url_for(endpoint, slug=slug.lower(), **values), 301)
+
+
+@bp.get("/order/<slug>")
+def store(slug: str):
+    if slug != slug.lower():
+        return _lowercase_redirect("storefront.store", slug)
+    front = catalog.storefront(slug)
+    if front is None:
+        abort(404)
+    return render_template(
+        "storefront/store.html", slug=front.slug, store_name=front.store_name,
+        catalogue=front.catalogue, form=CheckoutForm(), errors=[],
+    )
+
+
+@bp.post("/order/<slug>")
+@csrf.exempt  # the same-origin check below protects it instead
+def place_order(slug: str):
+    if not same_origin():
+        abort(403, "Orders can only be placed from the store's own page.")
+    vendor = catalog.find_vendor(slug.lower())
+    if vendor is None:
+        abort(404)
+    form = CheckoutForm(request.form)
+    wanted, qty_errors, malformed = parse_quantities(request.form)
+    errors = list(malformed.values())
+    valid = form.validate()
+    if not wanted and not qty_errors and not malformed:
+        errors.append("Choose how many you want of at least one product.")
+    if not valid or qty_errors or errors:
+        return _rejected(vendor, form, 422, errors, qty_errors)
+    customer = orders.Customer(form.name.data, form.phone.data, form.address.data)
+    try:
+        order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None)
+    except orders.OutOfStock as shortage:
+        problems = {
+            s.product_id: (f"Only {s.left} left." if s.left else "Sold out: 0 left.")
+            for s in shortage.shortages
+        }
+        errors = [
+            f"{s.name}: only {s.left} left." if s.left and s.name
+            else f"{s.name}: sold out, 0 left." if s.name
+            else "A product you chose is no longer sold here."
+            for s in shortage.shortages
+        ]
+        return _rejected(vendor, form, 409, errors, problems)
+    return redirect(url_for("storefront.order", slug=vendor.slug, ref=order.ref), 303)
+
+
+def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, str]):
+    """The store page again, with what the customer typed and what went wrong."""
+    quantities = {
+        key[len("qty-"):]: value for key, value in request.form.items() if key.startswith("qty-")
+    }
+    catalogue = catalog.render_catalogue(
+        vendor, catalog.available_products(vendor.id),
+        quantities={int(k): v for k, v in quantities.items() if k.isascii() and k.isdigit()},
+        problems=problems,
+    )
+    body = render_template(
+        "storefront/store.html", slug=vendor.slug, store_name=vendor.store_name,
+        catalogue=catalogue, form=form, errors=errors,
+    )
+    return make_response(body, status)
+
+
+@bp.get("/order/<slug>/<ref>")
+def order(slug: str, ref: str):
+    if slug != slug.lower():
+        return _lowercase_redirect("storefront.order", slug, ref=ref)
+    vendor = catalog.find_vendor(slug)
+    found = orders.find_by_ref(vendor.id, ref) if vendor is not None else None
+    if found is None:
+        abort(404)
+    response = make_response(
+        render_template("storefront/order.html", order=found, store_name=vendor.store_name,
+                        slug=vendor.slug)
+    )
+    # The page shows the customer's address: no shared cache may keep it.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
