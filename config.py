@@ -55,6 +55,8 @@ class Config:
         self.STOREFRONT_CACHE_TIMEOUT = 15 * 60
         self.CACHE_DEFAULT_TIMEOUT = 15 * 60
         self.CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "dukaan:")
+        # How many reverse proxies (nginx) stand in front and set X-Forwarded-*.
+        self.PROXY_COUNT = int(env.get("PROXY_COUNT", "0"))
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
         if self.REDIS_URL:

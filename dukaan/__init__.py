@@ -32,10 +32,12 @@ def create_app(config: object | None = None) -> Flask:
         config = from_environment()
     app.config.from_object(config)
     register_logging(app, getattr(config, "WARNINGS", ()))
+    register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_templates(app)
+    register_static_versions(app)
     register_headers(app)
     register_health(app)
     register_commands(app)
@@ -49,10 +51,45 @@ def register_logging(app: Flask, warnings) -> None:
         app.logger.warning(warning)
 
 
+def register_proxy(app: Flask) -> None:
+    """Trust ``X-Forwarded-*`` from exactly ``PROXY_COUNT`` proxies (nginx: 1)."""
+    hops = int(app.config.get("PROXY_COUNT", 0))
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+
+def register_static_versions(app: Flask) -> None:
+    """Give static URLs a content hash (``?v=…``) so a deploy busts long-lived caches."""
+    import hashlib
+
+    versions: dict[str, str] = {}
+
+    def version_of(filename: str) -> str | None:
+        if filename not in versions:
+            path = Path(app.static_folder) / filename
+            try:
+                versions[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            except OSError:
+                return None
+        return versions[filename]
+
+    @app.url_defaults
+    def static_version(endpoint: str, values: dict) -> None:
+        if endpoint == "static" and "v" not in values:
+            version = version_of(values.get("filename", ""))
+            if version:
+                values["v"] = version
+
+
 def register_extensions(app: Flask) -> None:
     from . import catalog
+    from flask_login import current_user
+
     from .extensions import cache, csrf, db, login, migrate
     from .models import Vendor
+    from .sessions import SessionInterface
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -60,12 +97,16 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     cache.init_app(app)
-    login.init_app(app)
+    # Flask-Login's own context processor loads the user for every template,
+    # which would cost the cached storefront a query; a lazy proxy does not.
+    login.init_app(app, add_context_processor=False)
+    app.context_processor(lambda: {"current_user": current_user})
     login.login_view = "auth.login"
     login.login_message = "Log in to see your store."
     login.login_message_category = "info"
     login.user_loader(lambda vendor_id: db.session.get(Vendor, int(vendor_id)))
     catalog.register_invalidation()
+    app.session_interface = SessionInterface()
 
 
 def register_blueprints(app: Flask) -> None:

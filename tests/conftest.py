@@ -1,0 +1,272 @@
+"""Fixtures in the flaskr style: app, client, runner, db helpers and a login helper.
+
+The suite runs on the real servers: PostgreSQL and Redis when they are
+reachable (TEST_DATABASE_URL, TEST_REDIS_URL). When one is not, the general
+tests fall back to SQLite or the in-process cache, the tests that need the
+real server are skipped and the summary says which. With CI=true a missing
+server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, event, text
+
+from config import Config, database_url
+from dukaan import create_app
+from dukaan.extensions import db
+from dukaan.models import Product, Vendor
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_DB = "dukaan_test"
+TABLES = ("order_lines", "orders", "products", "vendors")
+# A port nothing listens on: a Redis that is down.
+DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
+
+_servers: dict[str, str | None] = {}  # name -> reason it is unreachable, or None
+
+
+def _probe_postgres() -> str | None:
+    try:
+        engine = create_engine(database_url(PG_URL), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {TEST_DB}"))
+        engine.dispose()
+    except Exception as error:
+        return f"PostgreSQL is not reachable at {PG_URL}: {error.__class__.__name__}"
+    return None
+
+
+def _probe_redis() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception as error:
+        return f"Redis is not reachable at {REDIS_URL}: {error.__class__.__name__}"
+    return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs the real PostgreSQL server")
+    config.addinivalue_line("markers", "redis: needs the real Redis server")
+    _servers["postgres"] = _probe_postgres()
+    _servers["redis"] = _probe_redis()
+    down = [reason for reason in _servers.values() if reason]
+    if down and IN_CI:
+        raise pytest.UsageError("CI=true but a server the tests need is down:\n  " + "\n  ".join(down))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name in ("postgres", "redis"):
+            if item.get_closest_marker(name) and _servers[name]:
+                item.add_marker(pytest.mark.skip(reason=_servers[name]))
+
+
+def pytest_report_header(config):
+    return [
+        f"database: {'SQLite (fallback)' if _servers['postgres'] else PG_URL.rsplit('/', 1)[0] + '/' + TEST_DB}",
+        f"cache: {'SimpleCache (fallback)' if _servers['redis'] else REDIS_URL}",
+    ]
+
+
+def pytest_terminal_summary(terminalreporter):
+    down = [reason for reason in _servers.values() if reason]
+    if down:
+        skipped = terminalreporter.stats.get("skipped", [])
+        terminalreporter.write_sep("!", "servers missing: tests skipped", yellow=True)
+        for reason in down:
+            terminalreporter.write_line(reason)
+        terminalreporter.write_line(f"{len(skipped)} tests skipped; with CI=true this is a failure.")
+
+
+def postgres_url() -> str:
+    return database_url(PG_URL.rsplit("/", 1)[0] + "/" + TEST_DB)
+
+
+class TestConfig(Config):
+    """Fast hashing, the test servers, CSRF left on."""
+
+    __test__ = False
+
+    def __init__(self, database: str, redis_url: str | None, **overrides):
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "test-secret"
+        self.SERVER_NAME = None
+        self.SQLALCHEMY_DATABASE_URI = database_url(database)
+        self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        self.CACHE_KEY_PREFIX = f"dukaan-test-{uuid.uuid4().hex[:8]}:"
+        if redis_url:
+            self.CACHE_TYPE = "RedisCache"
+            self.CACHE_REDIS_URL = redis_url
+            self.CACHE_OPTIONS = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+        else:
+            self.CACHE_TYPE = "SimpleCache"
+            self.CACHE_OPTIONS = {}
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+@pytest.fixture(scope="session")
+def _schema(tmp_path_factory):
+    """Migrate the test database once; return its URL."""
+    if _servers["postgres"]:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    else:
+        url = postgres_url()
+    app = create_app(TestConfig(url, None))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def make_app(database: str, redis_url: str | None, **overrides):
+    return create_app(TestConfig(database, redis_url, **overrides))
+
+
+@pytest.fixture
+def app(_schema):
+    """The app on the test database (emptied before each test) and Redis."""
+    app = make_app(_schema, None if _servers["redis"] else REDIS_URL)
+    with app.app_context():
+        _empty(db.engine)
+        from dukaan.extensions import cache
+
+        cache.clear()
+    yield app
+    with app.app_context():
+        from dukaan.extensions import cache
+
+        try:
+            cache.clear()
+        except Exception:
+            pass
+        db.engine.dispose()
+
+
+def _empty(engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def queries(app):
+    """A list that collects every SQL statement the app runs from now on."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+# --- data helpers -------------------------------------------------------------
+
+
+def make_vendor(app, username="ravi", store_name="Ravi's Store", password="secret-pass"):
+    from dukaan import accounts
+
+    with app.app_context():
+        vendor = accounts.create_vendor(username, store_name, password)
+        return vendor.id
+
+
+def make_product(app, vendor_id, name="Mango pickle", price="120.00", stock=10,
+                 available=True, mrp=None, description=""):
+    with app.app_context():
+        product = Product(
+            vendor_id=vendor_id, name=name, price=Decimal(price), stock=stock,
+            available=available, mrp=Decimal(mrp) if mrp else None, description=description,
+        )
+        db.session.add(product)
+        db.session.commit()
+        return product.id
+
+
+def product_state(app, product_id):
+    """The product as stored now, or None."""
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        if product is None:
+            return None
+        return {c: getattr(product, c) for c in ("name", "price", "mrp", "stock", "available", "description")}
+
+
+def vendor_id_of(app, username):
+    with app.app_context():
+        return db.session.query(Vendor.id).filter_by(username=username).scalar()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_token(client, path="/login") -> str:
+    """The CSRF token a page hands this client."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+        self.token = None
+
+    def login(self, username="ravi", password="secret-pass"):
+        token = csrf_token(self._client, "/login")
+        response = self._client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+        assert response.status_code == 303, response.get_data(as_text=True)
+        self.token = csrf_token(self._client, "/dashboard/products")
+        return response
+
+    def post(self, path, data=None, htmx=False, **kwargs):
+        """POST as the logged-in vendor with the CSRF token (as htmx sends it, or as a field)."""
+        data = dict(data or {})
+        headers = dict(kwargs.pop("headers", {}))
+        if htmx:
+            headers.update({"HX-Request": "true", "X-CSRFToken": self.token})
+        else:
+            data.setdefault("csrf_token", self.token)
+        return self._client.post(path, data=data, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+HX = {"HX-Request": "true"}
