@@ -1,0 +1,366 @@
+"""The production topology, for real: nginx in front of two gunicorn instances,
+on the PostgreSQL and Redis of this machine, started by ``scripts/stack``.
+
+Each load is bounded in requests and time and goes to 127.0.0.1 only. The
+figures (sent, failed, by status) are printed; run with ``-s`` to see them
+as they come, or read them in the captured output of a failure.
+"""
+
+from __future__ import annotations
+
+import collections
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import requests
+
+from conftest import IN_CI, PG_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 18080
+APP_PORTS = (18001, 18002)
+BASE = f"http://127.0.0.1:{PORT}"
+STACK_DB = "dukaan_stack_test"
+STACK_REDIS_DB = 14
+REDIS_START = (
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def _can_run_stack() -> str | None:
+    if shutil.which("nginx") is None and os.geteuid() != 0:
+        return "nginx is not installed and installing it needs root"
+    return None
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """``scripts/stack up`` with its own ports, database and Redis db; down afterwards."""
+    reason = _can_run_stack()
+    if reason:
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    stack_dir = tmp_path_factory.mktemp("stack")
+    env = dict(
+        os.environ,
+        STACK_DIR=str(stack_dir),
+        STACK_PORT=str(PORT),
+        STACK_APP_PORTS=" ".join(map(str, APP_PORTS)),
+        DATABASE_URL=PG_URL.rsplit("/", 1)[0] + "/" + STACK_DB,
+        REDIS_URL=f"redis://127.0.0.1:6379/{STACK_REDIS_DB}",
+    )
+    _redis().flushdb()
+    up = subprocess.run([str(ROOT / "scripts/stack"), "up"], env=env, capture_output=True,
+                        text=True, timeout=300)
+    print(up.stdout[-2000:], up.stderr[-2000:])
+    assert up.returncode == 0, f"scripts/stack up failed:\n{up.stdout}\n{up.stderr}"
+    assert f"http://127.0.0.1:{PORT}/" in up.stdout
+    yield Stack(stack_dir, env)
+    down = subprocess.run([str(ROOT / "scripts/stack"), "down"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    print(down.stdout, down.stderr)
+    _ensure_redis()
+    _ensure_postgres()
+
+
+class Stack:
+    def __init__(self, directory: Path, env: dict):
+        self.dir = directory
+        self.env = env
+
+    def pid(self, port: int) -> int:
+        return int((self.dir / f"gunicorn-{port}.pid").read_text())
+
+    def access_log(self) -> str:
+        return "".join(
+            (self.dir / "logs" / f"gunicorn-{port}-access.log").read_text() for port in APP_PORTS
+        )
+
+    def up(self) -> None:
+        result = subprocess.run([str(ROOT / "scripts/stack"), "up"], env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _redis():
+    return redis_lib.Redis(host="127.0.0.1", port=6379, db=STACK_REDIS_DB, socket_timeout=2)
+
+
+def _redis_up() -> bool:
+    try:
+        return _redis().ping()
+    except redis_lib.RedisError:
+        return False
+
+
+def _ensure_redis() -> None:
+    if not _redis_up():
+        subprocess.run(REDIS_START, shell=True, check=True)
+        _wait(_redis_up, 10, "Redis to start")
+
+
+def _postgres_up() -> bool:
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]).returncode == 0
+
+
+def _ensure_postgres() -> None:
+    if not _postgres_up():
+        cluster = os.listdir("/etc/postgresql")[0]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "start"],
+                       check=True)
+        _wait(_postgres_up, 30, "PostgreSQL to start")
+
+
+def _wait(predicate, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+class Load:
+    """GETs on ``path`` from ``workers`` threads until ``total`` are sent or ``seconds`` pass."""
+
+    def __init__(self, path: str, total: int = 1500, workers: int = 4, seconds: float = 60):
+        self.path, self.total, self.workers, self.seconds = path, total, workers, seconds
+        self.statuses: collections.Counter = collections.Counter()
+        self.sent = 0
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run) for _ in range(workers)]
+
+    def _next(self) -> bool:
+        with self._lock:
+            if self.sent >= self.total:
+                return False
+            self.sent += 1
+            return True
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        while time.monotonic() < deadline and self._next():
+            try:
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                response.read()
+                outcome = response.status
+            except (OSError, http.client.HTTPException) as error:
+                outcome = type(error).__name__
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+            with self._lock:
+                self.statuses[outcome] += 1
+        conn.close()
+
+    def start(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def wait_for(self, count: int) -> None:
+        _wait(lambda: sum(self.statuses.values()) >= count, self.seconds, f"{count} responses")
+
+    def join(self) -> Load:
+        for thread in self._threads:
+            thread.join()
+        return self
+
+    @property
+    def failed(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status != 200)
+
+    def report(self, name: str) -> str:
+        by_status = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses.items(), key=str))
+        line = f"[{name}] sent {self.sent}, failed {self.failed} ({by_status})"
+        print(line)
+        return line
+
+
+def _login(session: requests.Session, username="demo", password="demo1234") -> str:
+    page = session.get(f"{BASE}/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = session.post(f"{BASE}/login", data={"username": username, "password": password,
+                                                   "csrf_token": token}, allow_redirects=False)
+    assert response.status_code == 303, response.text
+    products = session.get(f"{BASE}/dashboard/products")
+    return re.search(r'"X-CSRFToken": "([^"]+)"', products.text).group(1)
+
+
+def _first_product(session: requests.Session) -> int:
+    html = session.get(f"{BASE}/dashboard/products").text
+    return int(re.search(r'<tr id="product-(\d+)"', html).group(1))
+
+
+# --- through nginx --------------------------------------------------------------
+
+
+def test_storefront_static_and_headers_through_nginx(stack):
+    """The store page comes from the app with its security headers; static
+    files come from nginx alone, with long-lived cache headers."""
+    store = requests.get(f"{BASE}/order/demo")
+    assert store.status_code == 200
+    assert "Mango pickle" in store.text
+    csp = store.headers["Content-Security-Policy"]
+    for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'none'",
+                      "frame-ancestors 'none'", "form-action 'self'"):
+        assert directive in csp
+    assert store.headers["X-Content-Type-Options"] == "nosniff"
+    assert store.headers["Referrer-Policy"]
+    assert "Set-Cookie" not in store.headers
+
+    static_path = re.search(r'src="(/static/vendor/htmx-2\.0\.11\.min\.js\?v=\w+)"', store.text).group(1)
+    static = requests.get(BASE + static_path, headers={"Accept-Encoding": "gzip"})
+    assert static.status_code == 200
+    assert "immutable" in static.headers["Cache-Control"]
+    assert static.headers.get("Content-Encoding") == "gzip"
+    # gunicorn logs a request just after answering it.
+    _wait(lambda: "/order/demo" in stack.access_log(), 5, "the store page in gunicorn's log")
+    assert "/static/" not in stack.access_log(), "a static file reached gunicorn"
+
+
+def test_session_cookie_flags(stack):
+    response = requests.get(f"{BASE}/login")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_dashboard_flow_and_htmx_through_nginx(stack):
+    """Log in, toggle a product off with htmx, see it leave the store, toggle it back."""
+    session = requests.Session()
+    token = _login(session)
+    product_id = _first_product(session)
+    hx = {"HX-Request": "true", "X-CSRFToken": token}
+    off = session.post(f"{BASE}/dashboard/products/{product_id}/availability",
+                       data={"available": "no"}, headers=hx)
+    assert off.status_code == 200
+    assert off.text.lstrip().startswith(f'<tr id="product-{product_id}"')
+    assert f'id="item-{product_id}"' not in requests.get(f"{BASE}/order/demo").text
+    on = session.post(f"{BASE}/dashboard/products/{product_id}/availability",
+                      data={"available": "yes"}, headers=hx)
+    assert on.status_code == 200
+    assert f'id="item-{product_id}"' in requests.get(f"{BASE}/order/demo").text
+    assert session.post(f"{BASE}/dashboard/products/{product_id}/availability",
+                        data={"available": "yes"}, headers={"HX-Request": "true"}).status_code == 400
+
+
+# --- faults ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_killing_one_web_server_under_load(stack, how):
+    """Kill one of the two gunicorns in the middle of a load of storefront GETs.
+
+    SIGTERM (a deploy, a scale-in) fails no GET: the instance finishes what it
+    has and nginx sends the rest to the other. SIGKILL (a crash) can only cut
+    off responses already under way on the dead instance, which no proxy can
+    retry once their headers are out: at most one per thread it had.
+    """
+    load = Load("/order/demo", total=1500).start()
+    load.wait_for(300)
+    victim = stack.pid(APP_PORTS[0])
+    os.killpg(os.getpgid(victim), getattr(signal, how))
+    load.join()
+    load.report(f"one of two gunicorns killed with {how}")
+    assert load.sent == 1500
+    if how == "SIGTERM":
+        assert load.failed == 0
+    else:
+        threads = int(stack.env.get("GUNICORN_THREADS", 4)) * int(stack.env.get("STACK_WORKERS", 2))
+        assert load.failed <= threads
+    _wait(lambda: not _alive(victim), 30, "the killed instance to exit")
+    stack.up()  # bring it back for the tests after this one
+    assert requests.get(f"http://127.0.0.1:{APP_PORTS[0]}/healthz").status_code == 200
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_redis_down_store_still_sells(stack):
+    """Stop Redis under load: no failed GET, an edit still commits; caching resumes after."""
+    session = requests.Session()
+    token = _login(session)
+    product_id = _first_product(session)
+    hx = {"HX-Request": "true", "X-CSRFToken": token}
+    requests.get(f"{BASE}/order/demo")
+    assert _redis().keys("*storefront:demo")
+
+    load = Load("/order/demo", total=1500).start()
+    load.wait_for(200)
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"])
+    try:
+        _wait(lambda: not _redis_up(), 10, "Redis to stop")
+        edit = session.post(f"{BASE}/dashboard/products/{product_id}",
+                            data={"name": "Edited while Redis was down", "price": "111.00",
+                                  "mrp": "", "stock": "7", "description": ""}, headers=hx)
+        assert edit.status_code == 200
+        assert "Edited while Redis was down" in requests.get(f"{BASE}/order/demo").text
+        load.join()
+    finally:
+        _ensure_redis()
+    load.report("Redis stopped")
+    assert load.failed == 0
+    # Redis is empty after its restart; the next visit fills the cache again.
+    assert requests.get(f"{BASE}/order/demo").status_code == 200
+    _wait(lambda: bool(_redis().keys("*storefront:demo")), 10, "the storefront to be cached again")
+    assert "Edited while Redis was down" in requests.get(f"{BASE}/order/demo").text
+
+
+def test_postgres_restart_app_recovers(stack):
+    """Restart PostgreSQL under the running app: once it is back, so is the app."""
+    cluster = os.listdir("/etc/postgresql")[0]
+    assert requests.get(f"{BASE}/healthz").status_code == 200
+    restart = subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main",
+                              "restart"], capture_output=True, text=True, timeout=120)
+    assert restart.returncode == 0, restart.stderr
+    _ensure_postgres()
+    started = time.monotonic()
+    statuses = collections.Counter()
+
+    def healthy() -> bool:
+        status = requests.get(f"{BASE}/healthz").status_code
+        statuses[status] += 1
+        return status == 200
+
+    _wait(healthy, 30, "the app to see PostgreSQL again")
+    print(f"[PostgreSQL restarted] app healthy again after {time.monotonic() - started:.2f} s, "
+          f"health checks by status: {dict(statuses)}")
+    session = requests.Session()
+    _login(session)
+    assert session.get(f"{BASE}/dashboard/orders").status_code == 200
+    order = requests.post(f"{BASE}/order/demo", data={
+        "name": "After restart", "phone": "9876543210", "address": "1 Loopback Lane",
+        f"qty-{_first_product(session)}": "1"}, allow_redirects=False)
+    assert order.status_code == 303
+
+
+# Last: it spends this client's login budget for a minute.
+def test_bad_logins_are_throttled(stack):
+    statuses = collections.Counter(
+        requests.post(f"{BASE}/login", data={"username": "demo", "password": "wrong"}).status_code
+        for _ in range(20)
+    )
+    print(f"[login throttle] sent 20, by status: {dict(statuses)}")
+    assert statuses[429] >= 10
+    page = requests.post(f"{BASE}/login", data={"username": "demo", "password": "wrong"})
+    assert page.status_code == 429
+    assert "Too many attempts" in page.text
