@@ -1,0 +1,102 @@
+"""The Dockerfile and the Compose file are valid, and describe the same
+deployment as the native stack: one nginx config, one gunicorn config, one
+set of environment variables."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tool(name: str) -> str:
+    venv_tool = ROOT / ".venv/bin" / name
+    path = shutil.which(name) or (str(venv_tool) if venv_tool.exists() else None)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def compose(tmp_path):
+    """`docker-compose config` on a copy of the Compose file with the sample .env."""
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+
+    def run(*args):
+        return subprocess.run([_tool("docker-compose"), "-f", str(tmp_path / "docker-compose.yml"), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    return run
+
+
+def test_compose_file_is_valid(compose):
+    result = compose("config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_web_tier_scales_and_redis_stays_private(compose):
+    result = compose("config")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    web = _service(text, "web")
+    assert "container_name" not in web
+    assert "ports:" not in web, "a fixed host port would stop --scale web=3"
+    assert "service_completed_successfully" in web, "web must wait for the one-shot migrations"
+    assert "ports:" not in _service(text, "redis")
+    assert "ports:" in _service(text, "nginx")
+    assert "flask" in _service(text, "migrate") and "upgrade" in _service(text, "migrate")
+
+
+def _service(config_text: str, name: str) -> str:
+    """The block of one service in `docker-compose config` output."""
+    lines = config_text.splitlines()
+    start = lines.index(f"  {name}:")
+    block = []
+    for line in lines[start + 1:]:
+        if line.startswith("  ") and not line.startswith("   "):
+            break
+        if not line.startswith(" "):
+            break
+        block.append(line)
+    return "\n".join(block)
+
+
+def test_dockerfile_passes_hadolint():
+    result = subprocess.run([_tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_gunicorn_as_non_root_with_a_healthcheck():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert "USER 10001" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    assert '"gunicorn", "--config", "gunicorn.conf.py"' in dockerfile
+    # Dependencies get their own layer, before the code.
+    assert dockerfile.index("COPY requirements.txt") < dockerfile.index("COPY dukaan")
+
+
+def test_compose_and_native_stack_share_nginx_and_gunicorn_config():
+    compose_file = (ROOT / "docker-compose.yml").read_text()
+    stack = (ROOT / "scripts/stack").read_text()
+    assert "./nginx/dukaan.conf.template:/etc/nginx/templates/" in compose_file
+    assert "nginx/dukaan.conf.template" in stack
+    assert "gunicorn.conf.py" in stack and "gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
+    template = (ROOT / "nginx/dukaan.conf.template").read_text()
+    for variable in ("DUKAAN_LISTEN", "DUKAAN_UPSTREAM_SERVERS", "DUKAAN_STATIC_ROOT"):
+        assert "${" + variable + "}" in template
+        assert variable in compose_file and variable in stack
+    sample = (ROOT / ".env.example").read_text()
+    for variable in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+        assert f"{variable}=" in sample
+    for variable in ("DATABASE_URL", "REDIS_URL"):
+        assert variable in compose_file and variable in stack
