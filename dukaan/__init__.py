@@ -84,9 +84,9 @@ def register_static_versions(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import catalog
     from flask_login import current_user
 
+    from . import catalog
     from .extensions import cache, csrf, db, login, migrate
     from .models import Vendor
     from .sessions import SessionInterface

@@ -5,11 +5,17 @@ sale day. It is rendered once, kept in the cache for 15 minutes under
 ``storefront:<slug>``, and deleted after the commit of any change it shows.
 A cache that is down costs speed, never a sale: reads fall back to the
 database and failed deletes are logged.
+
+Each store also has a version in the cache, replaced on every invalidation,
+and an entry is only used while its version is current. Without it, a request
+that read the products just before a commit could store the old catalogue just
+after that commit's delete, and the stale copy would live for 15 minutes.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 
 from flask import current_app, render_template
@@ -38,6 +44,10 @@ class Storefront:
 
 def cache_key(slug: str) -> str:
     return f"storefront:{slug}"
+
+
+def version_key(slug: str) -> str:
+    return f"storefront-version:{slug}"
 
 
 def find_vendor(slug: str) -> Vendor | None:
@@ -76,12 +86,17 @@ def render_catalogue(
 def storefront(slug: str) -> Storefront | None:
     """The store behind ``slug``, from the cache when it can; None if no such store.
 
-    A cache hit runs no SQL at all.
+    A cache hit runs no SQL at all and costs one cache round trip.
     """
     key = cache_key(slug)
-    entry = _cache_call("get", key)
-    if entry is not None:
-        return Storefront(*entry)
+    entry, version = _cache_call("get_many", key, version_key(slug)) or (None, None)
+    if entry is not None and len(entry) == 4 and entry[3] == version:
+        # The cache holds the catalogue as a plain string: mark it safe again,
+        # or the page would show its HTML escaped.
+        return Storefront(entry[0], entry[1], Markup(entry[2]))
+    # ``version`` was read before the database: if a change commits while this
+    # request renders, the entry below is stored under a version that is
+    # already gone, and the next request renders again.
     vendor = find_vendor(slug)
     if vendor is None:
         return None
@@ -89,13 +104,17 @@ def storefront(slug: str) -> Storefront | None:
         vendor.slug, vendor.store_name, render_catalogue(vendor, available_products(vendor.id))
     )
     timeout = current_app.config["STOREFRONT_CACHE_TIMEOUT"]
-    _cache_call("set", key, (front.slug, front.store_name, str(front.catalogue)), timeout=timeout)
+    entry = (front.slug, front.store_name, str(front.catalogue), version)
+    _cache_call("set", key, entry, timeout=timeout)
     return front
 
 
 def forget(slug: str) -> None:
-    """Delete the cached catalogue of one store now."""
-    _cache_call("delete", cache_key(slug))
+    """Delete the cached catalogue of one store now, and outdate any copy being stored."""
+    # No timeout: the version must outlive every entry stored under it. When
+    # the cache is unreachable one failed (and logged) call is enough.
+    if _cache_call("set", version_key(slug), secrets.token_hex(8), timeout=0):
+        _cache_call("delete", cache_key(slug))
 
 
 def mark_stale(session: Session, slug: str) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, insert, select
 
 from . import accounts, catalog
@@ -46,6 +47,9 @@ LOAD_THINGS = ["pickle", "chutney", "masala", "laddoo", "barfi", "dupatta", "tot
 
 
 def register(app: Flask) -> None:
+    # ``with_appcontext`` (and AppGroup for the group) because only the
+    # ``flask`` script pushes an app context by itself; app.cli, as the test
+    # runner and any embedding code invoke it, does not.
     app.cli.add_command(create_vendor)
     app.cli.add_command(seed_demo)
     app.cli.add_command(cache_group)
@@ -55,6 +59,7 @@ def register(app: Flask) -> None:
 @click.argument("username")
 @click.option("--store-name", prompt=True, help="The store's name as customers see it.")
 @click.password_option(help="At least 8 characters.")
+@with_appcontext
 def create_vendor(username: str, store_name: str, password: str) -> None:
     """Create a vendor; USERNAME becomes the store link /order/USERNAME."""
     try:
@@ -69,6 +74,7 @@ def create_vendor(username: str, store_name: str, password: str) -> None:
               help="Also create this many load-test vendors (load0001, …).")
 @click.option("--products", default=50, show_default=True,
               help="Products for each load-test vendor.")
+@with_appcontext
 def seed_demo(vendors: int, products: int) -> None:
     """Load the demo store (demo / demo1234); safe to run again."""
     if vendors < 0 or products < 0:
@@ -134,7 +140,7 @@ def _seed_load(vendors: int, products: int) -> None:
                f"{products} products each (password {DEMO_PASSWORD}).")
 
 
-@click.group("cache")
+@click.group("cache", cls=AppGroup)
 def cache_group() -> None:
     """Inspect and clear the storefront cache."""
 

@@ -25,7 +25,8 @@ from dukaan.models import Product, Vendor
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TEST_DB = "dukaan_test"
+# Two test sessions on one server need two names: each drops and recreates its own.
+TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test")
 TABLES = ("order_lines", "orders", "products", "vendors")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
@@ -267,6 +268,14 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def vendor(app, auth):
+    """Ravi, logged in; his id."""
+    vendor_id = make_vendor(app)
+    auth.login()
+    return vendor_id
 
 
 HX = {"HX-Request": "true"}

@@ -1,8 +1,9 @@
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 
 from ..accounts import MIN_PASSWORD, USERNAME_RULE, normalise_username, username_problem
+from ..forms import storable, strip
 
 
 def _lowercase(value):
@@ -17,8 +18,8 @@ class SignupForm(FlaskForm):
         description=USERNAME_RULE,
     )
     store_name = StringField(
-        "Store name", filters=[lambda v: v.strip() if v else v],
-        validators=[InputRequired(), Length(max=80)],
+        "Store name", filters=[strip],
+        validators=[DataRequired("A store name is required: 1–80 characters."), Length(max=80), storable],
     )
     password = PasswordField(
         "Password", validators=[InputRequired(), Length(min=MIN_PASSWORD, max=200)]
@@ -34,5 +35,7 @@ class SignupForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", filters=[_lowercase], validators=[InputRequired()])
+    username = StringField(
+        "Username", filters=[_lowercase], validators=[InputRequired(), storable]
+    )
     password = PasswordField("Password", validators=[InputRequired()])

@@ -2,14 +2,21 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from ..forms import storable, strip
+from ..models import OrderStatus
 
 MAX_PRICE = Decimal("99999999.99")
 MAX_STOCK = 1_000_000
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _money(field) -> None:
@@ -18,18 +25,22 @@ def _money(field) -> None:
         return
     if not value.is_finite():
         raise ValidationError("Enter an amount in rupees, like 249 or 249.50.")
-    if value.as_tuple().exponent < -2:
-        raise ValidationError("Use at most two decimals (paise).")
     if value <= 0:
         raise ValidationError("Must be more than zero.")
     if value > MAX_PRICE:
         raise ValidationError(f"Must be at most {MAX_PRICE:,}.")
+    # Bounded above, so quantize cannot overflow; 120.000 is 120.00.
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError("Use at most two decimals (paise).")
 
 
 class ProductForm(FlaskForm):
     """A product's details, as the edit form changes them."""
 
-    name = StringField("Name", filters=[_strip], validators=[InputRequired(), Length(max=120)])
+    # DataRequired, not InputRequired: it sees the stripped name, so "   " is no name.
+    name = StringField(
+        "Name", filters=[strip], validators=[DataRequired(), Length(max=120), storable]
+    )
     price = DecimalField("Price (₹)", places=2, validators=[InputRequired()])
     mrp = DecimalField(
         "MRP (₹)", places=2, validators=[Optional()],
@@ -39,7 +50,7 @@ class ProductForm(FlaskForm):
         "Stock", validators=[InputRequired(), NumberRange(min=0, max=MAX_STOCK)]
     )
     description = TextAreaField(
-        "Description", filters=[_strip], validators=[Optional(), Length(max=2000)]
+        "Description", filters=[strip], validators=[Optional(), Length(max=2000), storable]
     )
 
     def apply_to(self, product) -> None:
@@ -79,4 +90,6 @@ class AvailabilityForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = StringField(validators=[InputRequired()])
+    """A known order state; whether the order may move there is orders.change_status's rule."""
+
+    status = StringField(validators=[InputRequired(), AnyOf([s.value for s in OrderStatus])])

@@ -1,5 +1,7 @@
 """The vendor's dashboard: products and orders, each row a self-contained component."""
 
+from urllib.parse import urlsplit
+
 from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,16 +14,36 @@ from . import bp
 from .forms import AvailabilityForm, NewProductForm, ProductForm, StatusForm
 
 
+def _return_path() -> str:
+    """The page to come back to after logging in: the one the vendor was on."""
+    if request.method == "GET" and not is_htmx():
+        return request.full_path.rstrip("?")
+    # A POST's own URL takes no GET, and an htmx URL is a fragment: use the page.
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.path.startswith("/dashboard/"):
+        return current.path + (f"?{current.query}" if current.query else "")
+    return url_for("dashboard.products")
+
+
 @bp.before_request
 def require_vendor():
     if current_user.is_authenticated:
         return None
+    login_url = url_for("auth.login", next=_return_path())
     if is_htmx():
         # htmx would swap the login page into a table row; send the whole tab there.
         response = make_response("", 401)
-        response.headers["HX-Redirect"] = url_for("auth.login", next=request.full_path)
+        response.headers["HX-Redirect"] = login_url
         return response
-    return login.unauthorized()
+    flash(login.login_message, login.login_message_category)
+    return redirect(login_url)
+
+
+@bp.after_request
+def private(response):
+    # Dashboard pages show customers' names, phones and addresses.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def own(model, object_id: int):
@@ -151,11 +173,16 @@ def delete_product(product_id: int):
 
 # --- orders -------------------------------------------------------------------
 
+# Order numbers are 32-bit, so no store has orders past this page; a larger
+# page would overflow the database's OFFSET instead of being a plain 404.
+MAX_ORDERS_PAGE = 2**31
+
+
 
 @bp.get("/orders")
 def orders():
     page = request.args.get("page", 1, type=int)
-    if page < 1:
+    if not 1 <= page <= MAX_ORDERS_PAGE:
         abort(404)
     per_page = current_app.config["ORDERS_PER_PAGE"]
     found, total = order_rules.vendor_orders(current_user.id, page, per_page)

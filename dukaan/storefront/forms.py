@@ -1,21 +1,23 @@
 import re
+import unicodedata
 
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, HiddenField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
+from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
 
 QTY_PREFIX = "qty-"
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 def _phone_digits(value):
-    # People type phone numbers with spaces, dashes and brackets.
-    return re.sub(r"[\s\-().]", "", value) if isinstance(value, str) else value
+    # People type phone numbers with spaces, dashes and brackets, and some
+    # keyboards type digits in their own script (९८७…): keep ASCII digits.
+    if not isinstance(value, str):
+        return value
+    value = re.sub(r"[\s\-().]", "", value)
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in value)
 
 
 class CheckoutForm(Form):
@@ -23,16 +25,21 @@ class CheckoutForm(Form):
     CSRF token, so that its page is the same for every visitor; the view
     checks the request's origin instead."""
 
-    name = StringField("Your name", filters=[_strip], validators=[InputRequired(), Length(max=100)])
+    # DataRequired, not InputRequired: a name of only spaces is stripped to nothing.
+    name = StringField(
+        "Your name", filters=[strip],
+        validators=[DataRequired(), Length(max=100), storable],
+    )
     phone = StringField(
         "Phone", filters=[_phone_digits],
         validators=[
             InputRequired(),
-            Regexp(r"\+?\d{10,15}\Z", message="Enter a phone number of 10 to 15 digits."),
+            Regexp(r"\+?[0-9]{10,15}\Z", message="Enter a phone number of 10 to 15 digits."),
         ],
     )
     address = TextAreaField(
-        "Delivery address", filters=[_strip], validators=[InputRequired(), Length(max=500)]
+        "Delivery address", filters=[strip],
+        validators=[DataRequired(), Length(max=500), storable],
     )
     order_token = HiddenField(
         validators=[Optional(), Regexp(r"[A-Za-z0-9-]{1,64}\Z", message="Reload the page and try again.")]

@@ -1,11 +1,16 @@
 """The customer's side: a store's page, placing an order, and the order's page."""
 
+import re
+
 from flask import abort, make_response, redirect, render_template, request, url_for
 
-from .. import catalog, orders
+from .. import accounts, catalog, orders
 from ..extensions import csrf
 from . import bp
 from .forms import CheckoutForm, parse_quantities
+
+# The shape of the refs orders.place hands out (secrets.token_urlsafe).
+REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def same_origin() -> bool:
@@ -27,8 +32,16 @@ def _lowercase_redirect(endpoint: str, slug: str, **values):
     return redirect(url_for(endpoint, slug=slug.lower(), **values), 301)
 
 
+def _require_slug_shape(slug: str) -> None:
+    """404 for a slug no store can have, before it reaches the cache or the database
+    (PostgreSQL rejects a NUL byte in a query with an error, not an empty result)."""
+    if accounts.username_problem(slug.lower()) is not None:
+        abort(404)
+
+
 @bp.get("/order/<slug>")
 def store(slug: str):
+    _require_slug_shape(slug)
     if slug != slug.lower():
         return _lowercase_redirect("storefront.store", slug)
     front = catalog.storefront(slug)
@@ -45,6 +58,7 @@ def store(slug: str):
 def place_order(slug: str):
     if not same_origin():
         abort(403, "Orders can only be placed from the store's own page.")
+    _require_slug_shape(slug)
     vendor = catalog.find_vendor(slug.lower())
     if vendor is None:
         abort(404)
@@ -60,6 +74,9 @@ def place_order(slug: str):
     try:
         order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None)
     except orders.OutOfStock as shortage:
+        # A product this store does not have (another store's, or deleted) is
+        # bad input rather than short stock.
+        status = 422 if any(s.name is None for s in shortage.shortages) else 409
         problems = {
             s.product_id: (f"Only {s.left} left." if s.left else "Sold out: 0 left.")
             for s in shortage.shortages
@@ -70,7 +87,7 @@ def place_order(slug: str):
             else "A product you chose is no longer sold here."
             for s in shortage.shortages
         ]
-        return _rejected(vendor, form, 409, errors, problems)
+        return _rejected(vendor, form, status, errors, problems)
     return redirect(url_for("storefront.order", slug=vendor.slug, ref=order.ref), 303)
 
 
@@ -81,7 +98,7 @@ def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, 
     }
     catalogue = catalog.render_catalogue(
         vendor, catalog.available_products(vendor.id),
-        quantities={int(k): v for k, v in quantities.items() if k.isascii() and k.isdigit()},
+        quantities={int(k): v for k, v in quantities.items() if re.fullmatch(r"[0-9]{1,12}", k)},
         problems=problems,
     )
     body = render_template(
@@ -93,6 +110,9 @@ def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, 
 
 @bp.get("/order/<slug>/<ref>")
 def order(slug: str, ref: str):
+    _require_slug_shape(slug)
+    if not REF_RE.fullmatch(ref):
+        abort(404)
     if slug != slug.lower():
         return _lowercase_redirect("storefront.order", slug, ref=ref)
     vendor = catalog.find_vendor(slug)
