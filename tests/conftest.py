@@ -32,6 +32,8 @@ TABLES = ("order_lines", "orders", "products", "vendors")
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
 
 _servers: dict[str, str | None] = {}  # name -> reason it is unreachable, or None
+# Lines a test measured (load figures): printed in the summary of every run.
+FIGURES: list[str] = []
 
 
 def _probe_postgres() -> str | None:
@@ -81,6 +83,10 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.write_sep("-", "figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
     down = [reason for reason in _servers.values() if reason]
     if down:
         skipped = terminalreporter.stats.get("skipped", [])

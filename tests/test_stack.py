@@ -23,7 +23,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from conftest import IN_CI, PG_URL
+from conftest import FIGURES, IN_CI, PG_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 18080
@@ -186,7 +186,7 @@ class Load:
     def report(self, name: str) -> str:
         by_status = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses.items(), key=str))
         line = f"[{name}] sent {self.sent}, failed {self.failed} ({by_status})"
-        print(line)
+        FIGURES.append(line)
         return line
 
 
@@ -342,8 +342,8 @@ def test_postgres_restart_app_recovers(stack):
         return status == 200
 
     _wait(healthy, 30, "the app to see PostgreSQL again")
-    print(f"[PostgreSQL restarted] app healthy again after {time.monotonic() - started:.2f} s, "
-          f"health checks by status: {dict(statuses)}")
+    FIGURES.append(f"[PostgreSQL restarted] app healthy again after {time.monotonic() - started:.2f} s, "
+                   f"health checks by status: {dict(statuses)}")
     session = requests.Session()
     _login(session)
     assert session.get(f"{BASE}/dashboard/orders").status_code == 200
@@ -359,7 +359,7 @@ def test_bad_logins_are_throttled(stack):
         requests.post(f"{BASE}/login", data={"username": "demo", "password": "wrong"}).status_code
         for _ in range(20)
     )
-    print(f"[login throttle] sent 20, by status: {dict(statuses)}")
+    FIGURES.append(f"[login throttle] sent 20 bad logins, by status: {dict(statuses)}")
     assert statuses[429] >= 10
     page = requests.post(f"{BASE}/login", data={"username": "demo", "password": "wrong"})
     assert page.status_code == 429
