@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install clean
+.PHONY: run test bench install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,9 @@ run: install
 test: install
 	$(BIN)/pytest
 
+## Sale-day benchmark on the native stack (BENCH_ARGS="--products 500" for a big store).
+bench: install
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .stack .stack-bench artifacts

@@ -53,6 +53,12 @@ class Config:
         # OWASP's minimum for scrypt is N=2^17, r=8, p=1.
         self.PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
         self.STOREFRONT_CACHE_TIMEOUT = 15 * 60
+        # Off only to measure what the cache saves (the benchmark).
+        self.STOREFRONT_CACHE = env.get("STOREFRONT_CACHE", "on") != "off"
+        # The shared cache in front of the app (nginx), refreshed after every
+        # change a storefront shows: its base URL and the key it honours.
+        self.SHARED_CACHE_URL = env.get("SHARED_CACHE_URL", "").rstrip("/")
+        self.CACHE_REFRESH_KEY = env.get("CACHE_REFRESH_KEY", "")
         self.CACHE_DEFAULT_TIMEOUT = 15 * 60
         self.CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "dukaan:")
         # How many reverse proxies (nginx) stand in front and set X-Forwarded-*.

@@ -170,6 +170,11 @@ def register_headers(app: Flask) -> None:
 def register_health(app: Flask) -> None:
     from .extensions import cache, db
 
+    @app.get("/livez")
+    def livez():
+        """Alive: touches neither the database nor the cache (the benchmark's ceiling)."""
+        return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+
     @app.get("/healthz")
     def healthz():
         """The state of the database and the cache; 503 without a database."""

@@ -14,8 +14,14 @@ after that commit's delete, and the stale copy would live for 15 minutes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
+import threading
+import time
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app, render_template
@@ -83,30 +89,163 @@ def render_catalogue(
     )
 
 
+def fill_lock_key(slug: str) -> str:
+    return f"storefront-fill:{slug}"
+
+
+# Single flight: while one request renders a missing catalogue, the others
+# poll the cache this often, for at most this long, then render themselves.
+FILL_POLL_SECONDS = 0.01
+FILL_WAIT_SECONDS = 2.0
+# A renderer that died frees its lock after this long.
+FILL_LOCK_SECONDS = 5
+
+
 def storefront(slug: str) -> Storefront | None:
     """The store behind ``slug``, from the cache when it can; None if no such store.
 
-    A cache hit runs no SQL at all and costs one cache round trip.
+    A cache hit runs no SQL at all and costs one cache round trip. When the
+    catalogue is missing, one request renders it and the others wait for it
+    rather than all asking the database at once.
     """
-    key = cache_key(slug)
-    entry, version = _cache_call("get_many", key, version_key(slug)) or (None, None)
-    if entry is not None and len(entry) == 4 and entry[3] == version:
-        # The cache holds the catalogue as a plain string: mark it safe again,
-        # or the page would show its HTML escaped.
-        return Storefront(entry[0], entry[1], Markup(entry[2]))
-    # ``version`` was read before the database: if a change commits while this
-    # request renders, the entry below is stored under a version that is
-    # already gone, and the next request renders again.
+    if not current_app.config["STOREFRONT_CACHE"]:
+        return _from_database(slug)
+    found, version = _cached(slug)
+    if found is not None:
+        return found or None
+    won = _cache_call("add", fill_lock_key(slug), "1", timeout=FILL_LOCK_SECONDS)
+    if won:
+        try:
+            # The request that held the lock before may have just stored it.
+            found, version = _cached(slug)
+            if found is not None:
+                return found or None
+            return _fill(slug, version)
+        finally:
+            _cache_call("delete", fill_lock_key(slug))
+    if won is False:  # someone else is rendering it (None: the cache is down)
+        deadline = time.monotonic() + FILL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(FILL_POLL_SECONDS)
+            found, version = _cached(slug)
+            if found is not None:
+                return found or None
+            if not _cache_call("get", fill_lock_key(slug)):
+                break  # the renderer is done but stored nothing current
+    return _fill(slug, version)
+
+
+def _cached(slug: str) -> tuple[Storefront | bool | None, str | None]:
+    """(the cached store, False for a store known not to exist, None for a miss), and the version."""
+    entry, version = _cache_call("get_many", cache_key(slug), version_key(slug)) or (None, None)
+    if entry is None or len(entry) != 4 or entry[3] != version:
+        return None, version
+    if entry[0] is None:
+        return False, version
+    # The cache holds the catalogue as a plain string: mark it safe again,
+    # or the page would show its HTML escaped.
+    return Storefront(entry[0], entry[1], Markup(entry[2])), version
+
+
+def _fill(slug: str, version: str | None) -> Storefront | None:
+    """Render from the database and cache it under ``version``, read before the database:
+    if a change commits meanwhile, that version is gone and the entry is never used."""
+    front = _from_database(slug)
+    if front is None:
+        # Remember briefly that there is no such store (a flood of requests
+        # for a made-up link must not all reach the database); a sign-up
+        # under this name moves the version on.
+        entry, timeout = (None, None, None, version), MISSING_STORE_SECONDS
+    else:
+        entry = (front.slug, front.store_name, str(front.catalogue), version)
+        timeout = current_app.config["STOREFRONT_CACHE_TIMEOUT"]
+    _cache_call("set", cache_key(slug), entry, timeout=timeout)
+    return front
+
+
+MISSING_STORE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Page:
+    """A whole storefront page as sent: its bytes and their ETag."""
+
+    body: bytes
+    etag: str
+
+
+# Rendered pages are kept in this process, under the store's version, for
+# this many stores. Safe to reuse only because the page has nothing per
+# visitor in it (no cookie, no token).
+MAX_PAGES = 1000
+
+
+class _PageMemo:
+    def __init__(self) -> None:
+        self.pages: OrderedDict[str, tuple[str, Page]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, slug: str, version: str) -> Page | None:
+        with self.lock:
+            memo = self.pages.get(slug)
+            if memo is None or memo[0] != version:
+                return None
+            self.pages.move_to_end(slug)
+            return memo[1]
+
+    def put(self, slug: str, version: str, page: Page) -> None:
+        with self.lock:
+            self.pages[slug] = (version, page)
+            self.pages.move_to_end(slug)
+            while len(self.pages) > MAX_PAGES:
+                self.pages.popitem(last=False)
+
+
+def _memo() -> _PageMemo:
+    return current_app.extensions.setdefault("dukaan.storefront_pages", _PageMemo())
+
+
+def storefront_page(slug: str, render_page: Callable[[Storefront], str]) -> Page | None:
+    """The store's whole page, ``render_page`` applied to its ``Storefront``; None if no such store.
+
+    While the store's version in the cache is unchanged, the page rendered
+    last in this process is sent again: one cache read, no SQL, no
+    rendering. Any change bumps the version (see ``forget``) and the next
+    request renders anew.
+    """
+    if not current_app.config["STOREFRONT_CACHE"]:
+        front = _from_database(slug)
+        return None if front is None else _page(render_page(front))
+    version = _cache_call("get", version_key(slug))
+    if version is None:
+        # No version yet (a cache just started) or no cache at all: make one,
+        # so that the next request can reuse what this one renders.
+        _cache_call("add", version_key(slug), secrets.token_hex(8), timeout=0)
+        version = _cache_call("get", version_key(slug))
+    if version is not None and (page := _memo().get(slug, version)) is not None:
+        return page
+    front = storefront(slug)
+    if front is None:
+        return None
+    page = _page(render_page(front))
+    if version is not None:
+        # Kept under the version read before the database: if a change
+        # committed meanwhile, the version has moved on and this is not reused.
+        _memo().put(slug, version, page)
+    return page
+
+
+def _page(html: str) -> Page:
+    body = html.encode()
+    return Page(body, hashlib.blake2b(body, digest_size=16).hexdigest())
+
+
+def _from_database(slug: str) -> Storefront | None:
     vendor = find_vendor(slug)
     if vendor is None:
         return None
-    front = Storefront(
-        vendor.slug, vendor.store_name, render_catalogue(vendor, available_products(vendor.id))
-    )
-    timeout = current_app.config["STOREFRONT_CACHE_TIMEOUT"]
-    entry = (front.slug, front.store_name, str(front.catalogue), version)
-    _cache_call("set", key, entry, timeout=timeout)
-    return front
+    catalogue = render_catalogue(vendor, available_products(vendor.id))
+    return Storefront(vendor.slug, vendor.store_name, catalogue)
 
 
 def forget(slug: str) -> None:
@@ -115,6 +254,37 @@ def forget(slug: str) -> None:
     # the cache is unreachable one failed (and logged) call is enough.
     if _cache_call("set", version_key(slug), secrets.token_hex(8), timeout=0):
         _cache_call("delete", cache_key(slug))
+    refresh_shared_cache(slug)
+
+
+# A fill of the shared cache that read the database before a change can land
+# after the first refresh; the second, this much later, overwrites it.
+REFRESH_AGAIN_AFTER = 0.4
+
+
+def refresh_shared_cache(slug: str) -> threading.Thread | None:
+    """Have the shared cache (nginx) fetch ``slug``'s page anew, now and once more shortly.
+
+    Runs in the background: the change is committed already, and a slow or
+    absent nginx must not hold up the vendor's request.
+    """
+    base, key = current_app.config["SHARED_CACHE_URL"], current_app.config["CACHE_REFRESH_KEY"]
+    if not base or not key:
+        return None
+    request = urllib.request.Request(f"{base}/order/{slug}", headers={"X-Cache-Refresh": key})
+    thread = threading.Thread(target=_refresh, args=(request,), name=f"refresh-{slug}")
+    thread.start()
+    return thread
+
+
+def _refresh(request: urllib.request.Request) -> None:
+    for delay in (0, REFRESH_AGAIN_AFTER):
+        time.sleep(delay)
+        try:
+            with urllib.request.urlopen(request, timeout=3) as response:
+                response.read()
+        except Exception as error:  # the shared cache's own expiry bounds the damage
+            log.warning("shared cache refresh of %s failed: %s", request.full_url, error)
 
 
 def mark_stale(session: Session, slug: str) -> None:
@@ -157,9 +327,11 @@ def _slug_of(session: Session, vendor_id: int) -> str | None:
 
 def _after_flush(session: Session, _context) -> None:
     vendor_ids: set[int] = set()
-    for product in session.new:
-        if isinstance(product, Product) and product.available:
-            vendor_ids.add(product.vendor_id)
+    for obj in session.new:
+        if isinstance(obj, Product) and obj.available:
+            vendor_ids.add(obj.vendor_id)
+        elif isinstance(obj, Vendor):  # a store that was "not found" until now
+            mark_stale(session, obj.username)
     for product in session.deleted:
         if isinstance(product, Product):
             vendor_ids.add(product.vendor_id)

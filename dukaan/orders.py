@@ -65,6 +65,49 @@ class IllegalTransition(OrderError):
     pass
 
 
+@dataclass(frozen=True)
+class Quote:
+    """What an order of some quantities would cost now, before it is placed."""
+
+    total: Decimal
+    units: int
+    problems: tuple[str, ...]  # for the customer: what would stop the order
+
+
+def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
+    """Price ``quantities`` (product id to units) at ``vendor``'s current prices.
+
+    Only reads: nothing is reserved, so stock may still run out before the
+    order is placed. Products that are gone, hidden or not the vendor's are
+    left out of the total and named in ``problems``, as is short stock.
+    """
+    wanted = {pid: qty for pid, qty in quantities.items() if qty > 0}
+    if not wanted:
+        return Quote(Decimal("0"), 0, ())
+    found = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Product).where(
+                Product.id.in_(wanted), Product.vendor_id == vendor.id, Product.available
+            )
+        )
+    }
+    total, units, problems = Decimal("0"), 0, []
+    for product_id, qty in sorted(wanted.items()):
+        product = found.get(product_id)
+        if product is None:
+            problems.append("A product you chose is no longer sold here.")
+            continue
+        total += product.price * qty
+        units += qty
+        if product.stock < qty:
+            problems.append(
+                f"{product.name}: only {product.stock} left." if product.stock
+                else f"{product.name}: sold out."
+            )
+    return Quote(total, units, tuple(dict.fromkeys(problems)))
+
+
 def place(
     vendor: Vendor, quantities: dict[int, int], customer: Customer, token: str | None = None
 ) -> tuple[Order, bool]:

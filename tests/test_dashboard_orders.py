@@ -1,5 +1,7 @@
 """The orders dashboard: the vendor's orders, newest first, and moving them on."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -383,3 +385,70 @@ def test_orders_are_stored_with_their_vendor(app, vendor, pickle):
     with app.app_context():
         order = db.session.scalars(select(Order)).one()
         assert (order.id, order.vendor_id, order.number, order.status) == (order_id, vendor, 1, "placed")
+
+
+# --- polling: new arrivals and unchanged lists ------------------------------------
+
+
+def poll_values(html):
+    """The seen/state values the order list sends with its next poll."""
+    import html as html_module
+    import json
+
+    match = re.search(r"hx-vals='([^']*)'", html)
+    return json.loads(html_module.unescape(match.group(1)))
+
+
+def test_an_unchanged_list_polls_as_204(app, client, vendor, pickle):
+    place(app, vendor, {pickle: 1})
+    values = poll_values(client.get("/dashboard/orders").get_data(as_text=True))
+    assert values["seen"] == 1
+    response = client.get("/dashboard/orders", query_string=values, headers=HX)
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert "HX-Request" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize("change", ["new order", "status"])
+def test_a_changed_list_is_sent_again(app, client, vendor, pickle, change):
+    order_id = place(app, vendor, {pickle: 1})
+    values = poll_values(client.get("/dashboard/orders").get_data(as_text=True))
+    if change == "new order":
+        place(app, vendor, {pickle: 1})
+    else:
+        set_status(app, order_id, "confirmed")
+    response = client.get("/dashboard/orders", query_string=values, headers=HX)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).lstrip().startswith('<section id="order-list"')
+
+
+def test_orders_newer_than_the_last_poll_are_marked_new(app, client, vendor, pickle):
+    first = place(app, vendor, {pickle: 1})
+    values = poll_values(client.get("/dashboard/orders").get_data(as_text=True))
+    second = place(app, vendor, {pickle: 1})
+    html = client.get("/dashboard/orders", query_string=values, headers=HX).get_data(as_text=True)
+    assert 'class="status-placed arrived"' in row_of(html, second) and "New</mark>" in row_of(html, second)
+    assert "arrived" not in row_of(html, first)
+    assert 'data-arrived="1"' in html
+    assert poll_values(html)["seen"] == 2
+
+
+def test_the_first_order_on_an_empty_list_is_marked_new(app, client, vendor, pickle):
+    values = poll_values(client.get("/dashboard/orders").get_data(as_text=True))
+    assert values["seen"] == 0
+    order_id = place(app, vendor, {pickle: 1})
+    html = client.get("/dashboard/orders", query_string=values, headers=HX).get_data(as_text=True)
+    assert "arrived" in row_of(html, order_id)
+
+
+def test_a_full_page_marks_nothing_new(app, client, vendor, pickle):
+    order_id = place(app, vendor, {pickle: 1})
+    html = client.get("/dashboard/orders?seen=0").get_data(as_text=True)
+    assert "arrived" not in row_of(html, order_id)
+
+
+@pytest.mark.parametrize("seen", ["abc", "-5", "99999999999999999999", ""])
+def test_junk_poll_values_are_ignored(app, client, vendor, pickle, seen):
+    place(app, vendor, {pickle: 1})
+    response = client.get("/dashboard/orders", query_string={"seen": seen, "state": "x" * 500}, headers=HX)
+    assert response.status_code == 200

@@ -569,3 +569,44 @@ def test_a_rejected_edit_leaves_the_store_as_it_was(app, client, auth, vendor):
     assert auth.post(f"/dashboard/products/{product_id}", dict(EDIT, price="abc"), htmx=True).status_code == 422
     html = storefront(client)
     assert "Mango pickle" in html and "₹120.00" in html
+
+
+# --- the store link's QR code and the edit feedback ------------------------------
+
+
+def test_store_qr_is_an_svg_of_the_store_link(client, vendor):
+    response = client.get("/dashboard/store-qr.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    svg = response.get_data(as_text=True)
+    assert svg.startswith("<svg") and "viewBox" in svg
+    assert "http://localhost/order/ravi" in svg  # its title
+    assert "style=" not in svg and "<script" not in svg
+    assert "private" in response.headers["Cache-Control"]
+
+
+def test_store_qr_needs_a_login(client):
+    response = client.get("/dashboard/store-qr.svg")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_products_page_shows_the_qr_code(client, vendor):
+    html = client.get("/dashboard/products").get_data(as_text=True)
+    assert 'src="/dashboard/store-qr.svg' in html
+    assert 'download="ravi-store-qr.svg"' in html
+
+
+def test_a_saved_inline_edit_is_marked_saved(app, auth, vendor):
+    product_id = make_product(app, vendor)
+    html = auth.post(f"/dashboard/products/{product_id}", EDIT, htmx=True).get_data(as_text=True)
+    assert html.strip().startswith(f'<tr id="product-{product_id}" class="saved"')
+
+
+def test_only_the_first_product_clears_the_empty_state(app, auth, vendor):
+    """htmx reports an out-of-band target it cannot find as an error: only ask when it exists."""
+    first = auth.post("/dashboard/products", NEW, htmx=True).get_data(as_text=True)
+    assert 'id="no-products" hx-swap-oob="delete"' in first
+    second = auth.post("/dashboard/products", dict(NEW, name="Papad"), htmx=True).get_data(as_text=True)
+    assert "no-products" not in second
+    assert "Added Papad." in second[second.index("</form>"):]

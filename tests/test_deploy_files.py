@@ -92,11 +92,12 @@ def test_compose_and_native_stack_share_nginx_and_gunicorn_config():
     assert "nginx/dukaan.conf.template" in stack
     assert "gunicorn.conf.py" in stack and "gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
     template = (ROOT / "nginx/dukaan.conf.template").read_text()
-    for variable in ("DUKAAN_LISTEN", "DUKAAN_UPSTREAM_SERVERS", "DUKAAN_STATIC_ROOT"):
+    for variable in ("DUKAAN_LISTEN", "DUKAAN_UPSTREAM_SERVERS", "DUKAAN_STATIC_ROOT", "DUKAAN_CACHE_PATH",
+                     "DUKAAN_CACHE_REFRESH_KEY"):
         assert "${" + variable + "}" in template
         assert variable in compose_file and variable in stack
     sample = (ROOT / ".env.example").read_text()
-    for variable in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+    for variable in ("SECRET_KEY", "POSTGRES_PASSWORD", "CACHE_REFRESH_KEY"):
         assert f"{variable}=" in sample
-    for variable in ("DATABASE_URL", "REDIS_URL"):
+    for variable in ("DATABASE_URL", "REDIS_URL", "SHARED_CACHE_URL", "CACHE_REFRESH_KEY"):
         assert variable in compose_file and variable in stack

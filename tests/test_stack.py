@@ -89,10 +89,17 @@ class Stack:
             (self.dir / "logs" / f"gunicorn-{port}-access.log").read_text() for port in APP_PORTS
         )
 
+    def bypass(self) -> dict:
+        """Headers with which a request skips nginx's storefront cache and reaches the app."""
+        return {"X-Cache-Refresh": (self.dir / "cache_refresh_key").read_text().strip()}
+
     def up(self) -> None:
         result = subprocess.run([str(ROOT / "scripts/stack"), "up"], env=self.env,
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
+        # nginx remembers a failed server for a few seconds: wait until the app answers again.
+        _wait(lambda: all(requests.get(f"{BASE}/livez").status_code == 200 for _ in range(4)), 15,
+              "nginx to reach the app again")
 
 
 def _redis():
@@ -135,8 +142,10 @@ def _wait(predicate, seconds: float, what: str) -> None:
 class Load:
     """GETs on ``path`` from ``workers`` threads until ``total`` are sent or ``seconds`` pass."""
 
-    def __init__(self, path: str, total: int = 1500, workers: int = 4, seconds: float = 60):
+    def __init__(self, path: str, total: int = 1500, workers: int = 4, seconds: float = 60,
+                 headers: dict | None = None):
         self.path, self.total, self.workers, self.seconds = path, total, workers, seconds
+        self.headers = headers or {}
         self.statuses: collections.Counter = collections.Counter()
         self.sent = 0
         self._lock = threading.Lock()
@@ -154,7 +163,7 @@ class Load:
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
         while time.monotonic() < deadline and self._next():
             try:
-                conn.request("GET", self.path)
+                conn.request("GET", self.path, headers=self.headers)
                 response = conn.getresponse()
                 response.read()
                 outcome = response.status
@@ -245,15 +254,17 @@ def test_dashboard_flow_and_htmx_through_nginx(stack):
     token = _login(session)
     product_id = _first_product(session)
     hx = {"HX-Request": "true", "X-CSRFToken": token}
+    item = f'id="item-{product_id}"'
     off = session.post(f"{BASE}/dashboard/products/{product_id}/availability",
                        data={"available": "no"}, headers=hx)
     assert off.status_code == 200
     assert off.text.lstrip().startswith(f'<tr id="product-{product_id}"')
-    assert f'id="item-{product_id}"' not in requests.get(f"{BASE}/order/demo").text
+    # Customers see a change within a second, through nginx's cache.
+    _wait(lambda: item not in requests.get(f"{BASE}/order/demo").text, 1, "the product to leave the store")
     on = session.post(f"{BASE}/dashboard/products/{product_id}/availability",
                       data={"available": "yes"}, headers=hx)
     assert on.status_code == 200
-    assert f'id="item-{product_id}"' in requests.get(f"{BASE}/order/demo").text
+    _wait(lambda: item in requests.get(f"{BASE}/order/demo").text, 1, "the product to come back")
     assert session.post(f"{BASE}/dashboard/products/{product_id}/availability",
                         data={"available": "yes"}, headers={"HX-Request": "true"}).status_code == 400
 
@@ -270,7 +281,8 @@ def test_killing_one_web_server_under_load(stack, how):
     off responses already under way on the dead instance, which no proxy can
     retry once their headers are out: at most one per thread it had.
     """
-    load = Load("/order/demo", total=1500).start()
+    # Past nginx's cache, so that every GET needs one of the two servers.
+    load = Load("/order/demo", total=1500, headers=stack.bypass()).start()
     load.wait_for(300)
     victim = stack.pid(APP_PORTS[0])
     os.killpg(os.getpgid(victim), getattr(signal, how))
@@ -301,10 +313,11 @@ def test_redis_down_store_still_sells(stack):
     token = _login(session)
     product_id = _first_product(session)
     hx = {"HX-Request": "true", "X-CSRFToken": token}
-    requests.get(f"{BASE}/order/demo")
+    requests.get(f"{BASE}/order/demo", headers=stack.bypass())
     assert _redis().keys("*storefront:demo")
 
-    load = Load("/order/demo", total=1500).start()
+    # Past nginx's cache: every GET is served by the app, from Redis until it stops.
+    load = Load("/order/demo", total=1500, headers=stack.bypass()).start()
     load.wait_for(200)
     subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"])
     try:
@@ -313,14 +326,15 @@ def test_redis_down_store_still_sells(stack):
                             data={"name": "Edited while Redis was down", "price": "111.00",
                                   "mrp": "", "stock": "7", "description": ""}, headers=hx)
         assert edit.status_code == 200
-        assert "Edited while Redis was down" in requests.get(f"{BASE}/order/demo").text
+        _wait(lambda: "Edited while Redis was down" in requests.get(f"{BASE}/order/demo").text, 1,
+              "the edit to reach the store")
         load.join()
     finally:
         _ensure_redis()
     load.report("Redis stopped")
     assert load.failed == 0
-    # Redis is empty after its restart; the next visit fills the cache again.
-    assert requests.get(f"{BASE}/order/demo").status_code == 200
+    # Redis is empty after its restart; the next visit to the app fills it again.
+    assert requests.get(f"{BASE}/order/demo", headers=stack.bypass()).status_code == 200
     _wait(lambda: bool(_redis().keys("*storefront:demo")), 10, "the storefront to be cached again")
     assert "Edited while Redis was down" in requests.get(f"{BASE}/order/demo").text
 
@@ -352,6 +366,171 @@ def test_postgres_restart_app_recovers(stack):
         f"qty-{_first_product(session)}": "1"}, allow_redirects=False)
     assert order.status_code == 303
 
+
+
+# --- the shared cache ------------------------------------------------------------
+
+
+def test_storefront_is_served_from_nginx_and_revalidates_with_etag(stack):
+    first = requests.get(f"{BASE}/order/demo")
+    again = requests.get(f"{BASE}/order/demo")
+    assert again.headers["X-Cache"] in ("HIT", "UPDATING", "REVALIDATED")
+    assert again.text == first.text
+    not_modified = requests.get(f"{BASE}/order/demo", headers={"If-None-Match": again.headers["ETag"]})
+    assert not_modified.status_code == 304
+
+
+def test_store_stays_open_while_the_app_tier_is_down(stack):
+    """Both gunicorns stopped: nginx keeps serving the last good storefront."""
+    good = requests.get(f"{BASE}/order/demo")
+    assert good.status_code == 200
+    pids = [stack.pid(port) for port in APP_PORTS]
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    try:
+        _wait(lambda: not any(_alive(pid) for pid in pids), 30, "both gunicorns to exit")
+        time.sleep(6)  # past the entry's freshness: only stale-if-error can answer now
+        down = requests.get(f"{BASE}/order/demo")
+        assert down.status_code == 200
+        assert down.headers["X-Cache"] == "STALE"
+        assert down.text == good.text
+        assert requests.get(f"{BASE}/dashboard/orders", allow_redirects=False).status_code == 502
+        FIGURES.append("[app tier down] storefront still 200 from nginx (X-Cache: STALE); dashboard 502")
+    finally:
+        stack.up()
+
+
+class Freshness:
+    """Changes to one store while readers hammer it through nginx.
+
+    Every response records when it started and what it showed; every change
+    records when its request was sent (before its commit). Afterwards each
+    response is checked against every change sent more than 1 s before it.
+    """
+
+    def __init__(self, slug: str):
+        self.slug = slug
+        self.changes: list[tuple[float, str, int]] = []  # (sent at, kind, subject)
+        self.seen: list[tuple[float, int, frozenset, frozenset, frozenset, str]] = []
+        self.done = threading.Event()
+
+    def read(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        deadline = time.monotonic() + 300
+        while not self.done.is_set() and time.monotonic() < deadline:
+            started = time.monotonic()
+            conn.request("GET", f"/order/{self.slug}")
+            response = conn.getresponse()
+            body = response.read().decode()
+            assert response.status == 200
+            fresh = [int(n) for n in re.findall(r"Fresh (\d+)", body)]
+            self.seen.append((
+                started,
+                max(fresh, default=-1),
+                frozenset(map(int, re.findall(r'id="item-(\d+)"', body))),
+                frozenset(map(int, re.findall(r'name="qty-(\d+)"', body))),
+                frozenset(map(int, re.findall(r"New (\d+)", body))),
+                response.getheader("X-Cache", "-"),
+            ))
+        conn.close()
+
+    def stale_responses(self) -> tuple[int, int]:
+        """(responses checked against at least one change, responses that missed one)."""
+        changes = sorted(self.changes)
+        checked = stale = 0
+        at = 0
+        fresh_at_least, hidden, sold_out, added = -1, set(), set(), set()
+        for started, fresh, items, buyable, news, _ in sorted(self.seen):
+            while at < len(changes) and changes[at][0] + 1.0 < started:
+                _, kind, subject = changes[at]
+                if kind == "edit":
+                    fresh_at_least = max(fresh_at_least, subject)
+                elif kind == "toggle":
+                    hidden.add(subject)
+                elif kind == "sell-out":
+                    sold_out.add(subject)
+                else:
+                    added.add(subject)
+                at += 1
+            if at == 0:
+                continue
+            checked += 1
+            if fresh < fresh_at_least or hidden & items or sold_out & buyable or not added <= news:
+                stale += 1
+        return checked, stale
+
+
+def _add_product(session, token, name, stock) -> int:
+    response = session.post(f"{BASE}/dashboard/products", headers={"HX-Request": "true", "X-CSRFToken": token},
+                            data={"name": name, "price": "10.00", "mrp": "", "stock": str(stock),
+                                  "description": "", "available": "y"})
+    assert response.status_code == 200, response.text
+    return int(re.search(r'<tr id="product-(\d+)"', response.text.split("hx-swap-oob", 1)[1]).group(1))
+
+
+def test_every_change_reaches_every_customer_within_a_second(stack):
+    """200 changes (edits, toggles, new products, sell-outs) while two readers
+    hammer the store through nginx: no response started more than 1 s after
+    a change's request was sent misses that change."""
+    slug = f"fresh{int(time.time() * 1000) % 10**8}"
+    session = requests.Session()
+    page = session.get(f"{BASE}/signup")
+    assert page.status_code == 200, (page.status_code, page.text[:500])
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    signed_up = session.post(f"{BASE}/signup", allow_redirects=False, data={
+        "username": slug, "store_name": "Freshness Test", "password": "fresh-pass-1",
+        "confirm": "fresh-pass-1", "csrf_token": csrf})
+    assert signed_up.status_code == 303, signed_up.text
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', session.get(f"{BASE}/dashboard/products").text).group(1)
+    hx = {"HX-Request": "true", "X-CSRFToken": token}
+    edited = _add_product(session, token, "Fresh 0", 100)
+    toggled = [_add_product(session, token, f"Toggle {i}", 5) for i in range(50)]
+    selling = [_add_product(session, token, f"Last one {i}", 1) for i in range(50)]
+
+    fresh = Freshness(slug)
+    readers = [threading.Thread(target=fresh.read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    time.sleep(1)
+    try:
+        for i in range(200):
+            kind, k = ("edit", "toggle", "new", "sell-out")[i % 4], i // 4
+            sent = time.monotonic()
+            if kind == "edit":
+                response = session.post(f"{BASE}/dashboard/products/{edited}", headers=hx, data={
+                    "name": f"Fresh {i + 1}", "price": "10.00", "mrp": "", "stock": "100",
+                    "description": ""})
+                subject = i + 1
+            elif kind == "toggle":
+                response = session.post(f"{BASE}/dashboard/products/{toggled[k]}/availability",
+                                        headers=hx, data={"available": "no"})
+                subject = toggled[k]
+            elif kind == "new":
+                response = session.post(f"{BASE}/dashboard/products", headers=hx, data={
+                    "name": f"New {k}", "price": "5.00", "mrp": "", "stock": "5", "description": "",
+                    "available": "y"})
+                subject = k
+            else:
+                response = requests.post(f"{BASE}/order/{slug}", allow_redirects=False, data={
+                    "name": "Fast Buyer", "phone": "9876543210", "address": "1 Sale Street",
+                    f"qty-{selling[k]}": "1"})
+                subject = selling[k]
+            assert response.status_code in (200, 303), (kind, response.status_code, response.text[:300])
+            fresh.changes.append((sent, kind, subject))
+            time.sleep(0.02)
+        time.sleep(1.5)
+    finally:
+        fresh.done.set()
+        for reader in readers:
+            reader.join()
+    checked, stale = fresh.stale_responses()
+    caches = collections.Counter(seen[-1] for seen in fresh.seen)
+    FIGURES.append(f"[freshness] {len(fresh.changes)} changes, {len(fresh.seen)} responses read through "
+                   f"nginx ({dict(caches)}), {checked} checked against changes sent >1 s before them, "
+                   f"{stale} stale")
+    assert len(fresh.changes) == 200
+    assert checked > 1000
+    assert stale == 0
 
 # Last: it spends this client's login budget for a minute.
 def test_bad_logins_are_throttled(stack):

@@ -283,3 +283,70 @@ def test_order_page_shows_later_status(app, client, store):
     html = client.get(location).get_data(as_text=True)
     assert '<strong class="status-confirmed">Confirmed</strong>' in html
 
+
+
+# --- the running total ----------------------------------------------------------------
+
+
+def total(client, query: str = "", **headers):
+    return client.get(f"/order/ravi/total{query}", headers=headers)
+
+
+def test_total_prices_the_chosen_quantities(client, store):
+    response = total(client, f"?qty-{store['pickle']}=2&qty-{store['chai']}=1", **{"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "₹1,448.50" in html  # 2 × 99.00 + 1250.50
+    assert "3 items" in html
+    assert "<html" not in html
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_total_of_nothing_is_zero(client, store):
+    html = total(client).get_data(as_text=True)
+    assert "₹0.00" in html and "error" not in html
+
+
+def test_total_names_short_stock_and_products_not_on_sale(client, store):
+    query = f"?qty-{store['chai']}=5&qty-{store['barfi']}=1&qty-{store['saffron']}=1"
+    html = total(client, query).get_data(as_text=True)
+    assert "Masala chai: only 3 left." in html
+    assert "Coconut barfi: sold out." in html
+    assert "A product you chose is no longer sold here." in html
+    assert "Kashmiri saffron" not in html and "₹390.00" not in html  # hidden: not priced or named
+    assert "₹6,532.50" in html  # what is on sale: 5 × 1250.50 + 1 × 280.00
+
+
+@pytest.mark.parametrize("query", [
+    "?qty-abc=1", "?qty-1=abc", "?qty-1=-1", "?qty-1=1e3", "?qty-1=%00", "?qty-" + "9" * 5000 + "=1",
+    "?qty-99999999999=1", "?qty-1=" + "9" * 5000, "?qty-1=1&qty-1=2", "?name=Meera&phone=x",
+])
+def test_total_never_fails_on_junk(client, store, query):
+    response = total(client, query)
+    assert response.status_code == 200
+    assert "₹" in response.get_data(as_text=True)
+
+
+def test_total_needs_no_session_and_sets_no_cookie(app, client, store):
+    from conftest import AuthActions
+
+    AuthActions(client).login()
+    response = total(client, f"?qty-{store['pickle']}=1")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    anonymous = app.test_client()
+    assert total(anonymous, f"?qty-{store['pickle']}=1").data == response.data
+
+
+@pytest.mark.parametrize("path", ["/order/nobody/total", "/order/%00/total", "/order/a%00b/total"])
+def test_total_of_an_unknown_store_is_404(client, store, path):
+    assert client.get(path).status_code == 404
+
+
+def test_store_page_asks_for_the_total_without_personal_details(client, store):
+    """The total's request carries only the quantities, never the customer's details."""
+    html = client.get("/order/ravi").get_data(as_text=True)
+    assert 'hx-get="/order/ravi/total"' in html
+    assert "hx-include=\".items input[name^='qty-']\"" in html
+    assert 'hx-params="not name,phone,address,order_token"' in html

@@ -1,10 +1,13 @@
 """The vendor's dashboard: products and orders, each row a self-contained component."""
 
+import hashlib
+import io
 from urllib.parse import urlsplit
 
+import segno
 from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import orders as order_rules
 from ..extensions import db, login
@@ -60,6 +63,19 @@ def store_url() -> str:
     return url_for("storefront.store", slug=current_user.slug, _external=True)
 
 
+@bp.get("/store-qr.svg")
+def store_qr():
+    """The store link as a QR code (SVG), to show, print or download."""
+    qr = segno.make(store_url(), error="m")
+    svg = io.BytesIO()
+    # viewBox without a fixed size, so the page sizes it; a white margin so it scans on any background.
+    qr.save(svg, kind="svg", border=2, dark="#1f2328", light="#ffffff", xmldecl=False, omitsize=True,
+            title=f"{current_user.store_name}: {store_url()}")
+    response = make_response(svg.getvalue())
+    response.mimetype = "image/svg+xml"
+    return response
+
+
 # --- products -----------------------------------------------------------------
 
 
@@ -93,8 +109,12 @@ def add_product():
     db.session.add(product)
     db.session.commit()
     if is_htmx():
+        first = db.session.scalar(
+            select(func.count(Product.id)).where(Product.vendor_id == current_user.id)
+        ) == 1
         return render(
-            "dashboard/_product_added.html", product=product, form=NewProductForm(formdata=None)
+            "dashboard/_product_added.html", product=product, form=NewProductForm(formdata=None),
+            first=first,
         )
     flash(f"Added {product.name}.", "success")
     return redirect(url_for("dashboard.products"), 303)
@@ -132,7 +152,7 @@ def update_product(product_id: int):
     form.apply_to(product)
     db.session.commit()
     if is_htmx():
-        return render("dashboard/_product_row.html", product=product)
+        return render("dashboard/_product_row.html", product=product, saved=True)
     flash(f"Saved {product.name}.", "success")
     return redirect(url_for("dashboard.products"), 303)
 
@@ -178,9 +198,21 @@ def delete_product(product_id: int):
 MAX_ORDERS_PAGE = 2**31
 
 
+def _list_state(found, total: int) -> str:
+    """A fingerprint of what the order list shows: it changes when an order
+    arrives or any shown order changes state."""
+    shown = ";".join(f"{o.id}:{o.status}:{o.updated_at.isoformat()}" for o in found)
+    return hashlib.sha256(f"{total}|{shown}".encode()).hexdigest()[:16]
+
 
 @bp.get("/orders")
 def orders():
+    """The vendor's orders, newest first.
+
+    The list polls itself with ``seen`` (the newest order number it shows) and
+    ``state``: an unchanged list answers 204, so htmx leaves it (and the
+    vendor's focus) alone; orders newer than ``seen`` are marked as arrived.
+    """
     page = request.args.get("page", 1, type=int)
     if not 1 <= page <= MAX_ORDERS_PAGE:
         abort(404)
@@ -188,11 +220,18 @@ def orders():
     found, total = order_rules.vendor_orders(current_user.id, page, per_page)
     if page > 1 and not found:
         abort(404)
+    state = _list_state(found, total)
+    if is_htmx() and request.args.get("state") == state:
+        response = make_response("", 204)
+        response.vary.add("HX-Request")
+        return response
     return render(
         "dashboard/orders.html", "order_list",
         orders=found, page=page, total=total, per_page=per_page,
         next_statuses=order_rules.next_statuses,
         poll_seconds=current_app.config["ORDERS_POLL_SECONDS"],
+        seen=request.args.get("seen", type=int) if is_htmx() else None,
+        newest=max((o.number for o in found), default=0), state=state,
     )
 
 

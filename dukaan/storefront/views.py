@@ -44,9 +44,18 @@ def store(slug: str):
     _require_slug_shape(slug)
     if slug != slug.lower():
         return _lowercase_redirect("storefront.store", slug)
-    front = catalog.storefront(slug)
-    if front is None:
+    page = catalog.storefront_page(slug, _render_store)
+    if page is None:
         abort(404)
+    response = make_response(page.body)
+    # Browsers revalidate every time and get a 304 while nothing changed; the
+    # shared cache in front (nginx) keeps its own copy regardless.
+    response.headers["Cache-Control"] = "no-cache"
+    response.set_etag(page.etag)
+    return response.make_conditional(request)
+
+
+def _render_store(front: catalog.Storefront) -> str:
     return render_template(
         "storefront/store.html", slug=front.slug, store_name=front.store_name,
         catalogue=front.catalogue, form=CheckoutForm(), errors=[],
@@ -126,4 +135,27 @@ def order(slug: str, ref: str):
     # The page shows the customer's address: no shared cache may keep it.
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.get("/order/<slug>/total")
+def order_total(slug: str):
+    """The running total of the ``qty-<id>`` fields in the query string (htmx swaps it in).
+
+    Sessionless and the same for every visitor, like the store page. Junk
+    quantities are left out and named in the fragment: never a 500.
+    """
+    _require_slug_shape(slug)
+    vendor = catalog.find_vendor(slug.lower())
+    if vendor is None:
+        abort(404)
+    wanted, qty_errors, malformed = parse_quantities(request.args)
+    response = make_response(
+        render_template(
+            "storefront/_total.html", quote=orders.quote(vendor, wanted),
+            unreadable=bool(qty_errors or malformed),
+        )
+    )
+    # Prices and stock change at any moment: a cached total would mislead.
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,4 +1,5 @@
 // Dukaan's few behaviours, kept out of the templates so a strict CSP holds.
+// Everything here enhances pages that already work without it.
 (function () {
   "use strict";
 
@@ -18,24 +19,87 @@
   }
   window.addEventListener("pageshow", newOrderToken);
 
+  // The store page's running total is fetched by htmx on "input" from the
+  // quantities. A page that opens with quantities already chosen (an order
+  // sent back with an error, a form the browser restored) asks for it once.
+  function refreshTotal() {
+    var inputs = document.querySelectorAll(".items input[name^='qty-']");
+    for (var i = 0; i < inputs.length; i++) {
+      if (inputs[i].value !== "" && inputs[i].value !== "0") {
+        inputs[i].dispatchEvent(new Event("input", { bubbles: true }));
+        return;
+      }
+    }
+  }
+  window.addEventListener("pageshow", function () { setTimeout(refreshTotal, 0); });
+
   // Copy buttons: data-copy names the input whose value to copy.
+  function copied(button) {
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = "Copied";
+    setTimeout(function () { button.textContent = label; }, 1500);
+  }
+  function copyBySelection(source, button) {
+    source.select();
+    try { document.execCommand("copy"); } catch (e) { /* the text stays selected to copy by hand */ }
+    copied(button);
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
-    if (!button) return;
-    var source = document.querySelector(button.getAttribute("data-copy"));
-    if (!source) return;
-    var done = function () {
-      var label = button.textContent;
-      button.textContent = "Copied";
-      setTimeout(function () { button.textContent = label; }, 1500);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(source.value).then(done);
-    } else {
-      source.select();
-      document.execCommand("copy");
-      done();
+    if (button) {
+      var source = document.querySelector(button.getAttribute("data-copy"));
+      if (!source) return;
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(source.value).then(
+          function () { copied(button); },
+          function () { copyBySelection(source, button); }
+        );
+      } else {
+        copyBySelection(source, button);
+      }
+      return;
     }
+    // Quantity steppers: one more or one less, within the input's bounds.
+    var step = event.target.closest("[data-step]");
+    if (step) {
+      var input = document.getElementById(step.getAttribute("aria-controls"));
+      if (!input) return;
+      var current = parseInt(input.value, 10);
+      if (isNaN(current)) current = 0;
+      var next = current + parseInt(step.getAttribute("data-step"), 10);
+      var min = parseInt(input.min || "0", 10), max = parseInt(input.max || "999", 10);
+      next = Math.min(max, Math.max(min, next));
+      if (next === current && input.value !== "") return;
+      input.value = String(next);
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  });
+
+  // Escape in a row being edited inline cancels the edit.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var row = event.target.closest && event.target.closest("tr.editing");
+    if (!row) return;
+    var cancel = row.querySelector("[data-cancel]");
+    if (cancel) { event.preventDefault(); cancel.click(); }
+  });
+
+  // New orders while the tab is in the background: say so in its title.
+  var baseTitle = document.title, unseen = 0;
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var list = event.target;
+    if (!list || list.id !== "order-list") return;
+    var arrived = parseInt(list.getAttribute("data-arrived") || "0", 10);
+    if (arrived > 0 && document.hidden) {
+      unseen += arrived;
+      document.title = "(" + unseen + " new) " + baseTitle;
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && unseen) { unseen = 0; document.title = baseTitle; }
   });
 
   // Submitting the checkout twice quickly sends one request.

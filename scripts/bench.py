@@ -1,0 +1,246 @@
+"""Sale-day benchmark: the storefront against the ceilings of the same stack.
+
+Builds the native stack (scripts/stack) on its own database, Redis db and
+ports, loads a store of 50 products (``--products 500`` for a large one) and
+measures with wrk, every run bounded in time, in one go so the ratios are fair:
+
+- ceilings: a small static file from nginx; ``/livez`` (no database, no cache)
+  through the same nginx and gunicorn;
+- the storefront as customers get it, through nginx (its shared cache), warm;
+- the storefront's path through the app, the fragment cache warm, nginx's
+  cache bypassed (the ``X-Cache-Refresh`` key the app uses to refresh it);
+- the storefront with every cache off (``STOREFRONT_CACHE=off``, bypassed);
+- each at 1 and 50 connections, each run repeated (median reported);
+- a burst of 100 requests, 10 at a time (wall time).
+
+Prints a table with every figure as a ratio to its ceiling and writes JSON.
+Usage: .venv/bin/python scripts/bench.py [--products N] [--repeat N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PORT = 18090
+APP_PORTS = "18091 18092"
+DATABASE = "dukaan_bench"
+REDIS_DB = 13
+STORE = "load0001"
+
+
+def bypass_header() -> tuple[str, str]:
+    """The header with which a request skips nginx's storefront cache (scripts/stack made the key)."""
+    return "X-Cache-Refresh", (ROOT / ".stack-bench/cache_refresh_key").read_text().strip()
+
+
+def sh(args, env=None, check=True, quiet=False) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        sys.exit(f"bench: {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
+    if not quiet and result.stdout.strip():
+        print(result.stdout.strip())
+    return result
+
+
+def ensure_wrk() -> str:
+    if shutil.which("wrk") is None:
+        print("bench: installing wrk (Debian package)")
+        sh(["apt-get", "update", "-qq"])
+        sh(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], quiet=True)
+    return shutil.which("wrk")
+
+
+def stack_env(cache: bool) -> dict:
+    base = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+    return dict(
+        os.environ,
+        STACK_DIR=str(ROOT / ".stack-bench"),
+        STACK_PORT=str(PORT),
+        STACK_APP_PORTS=APP_PORTS,
+        DATABASE_URL=f"{base}/{DATABASE}",
+        REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        STOREFRONT_CACHE="on" if cache else "off",
+        FLASK_APP="wsgi",
+    )
+
+
+def fresh_data(products: int) -> None:
+    """A new database with one store of ``products`` products, and an empty cache."""
+    from sqlalchemy import create_engine, text
+
+    from config import database_url
+
+    env = stack_env(cache=True)
+    admin = create_engine(database_url(env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
+    admin.dispose()
+    import redis
+
+    redis.Redis(db=REDIS_DB).flushdb()
+    flask = str(ROOT / ".venv/bin/flask")
+    sh([flask, "db", "upgrade"], env=env, quiet=True)
+    sh([flask, "seed-demo", "--vendors", "1", "--products", str(products)], env=env, quiet=True)
+
+
+def stack(action: str, cache: bool = True) -> None:
+    result = sh([str(ROOT / "scripts/stack"), action], env=stack_env(cache), quiet=True)
+    for line in result.stdout.splitlines():
+        if line.startswith("stack:"):
+            print(line)
+
+
+def get(path: str, headers: dict | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wrk(wrk_bin: str, path: str, connections: int, seconds: int, bypass: bool) -> dict:
+    args = [wrk_bin, f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
+            "--timeout", "5s"]
+    if bypass:
+        args += ["-H", "%s: %s" % bypass_header()]
+    out = sh(args + [f"http://127.0.0.1:{PORT}{path}"], quiet=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {p: _ms(re.search(rf"^\s+{p}%\s+([\d.]+\w+)", out, re.M).group(1)) for p in ("50", "99")}
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors,
+            "requests": requests}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def burst(path: str, bypass: bool, total: int = 100, at_once: int = 10) -> dict:
+    headers = dict([bypass_header()]) if bypass else {}
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(at_once) as pool:
+        statuses = list(pool.map(lambda _: get(path, headers)[0], range(total)))
+    wall = time.perf_counter() - started
+    return {"wall_ms": wall * 1000, "errors": sum(1 for s in statuses if s != 200)}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The median of each figure over repeated runs; errors are summed."""
+    result = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "errors"}
+    result["errors"] = sum(run["errors"] for run in runs)
+    result["runs"] = len(runs)
+    return result
+
+
+def measure(wrk_bin, targets, repeat, seconds, results) -> None:
+    for name, path, bypass in targets:
+        for connections in (1, 50):
+            wrk(wrk_bin, path, connections, 1, bypass)  # warm-up
+            runs = [wrk(wrk_bin, path, connections, seconds, bypass) for _ in range(repeat)]
+            results[f"{name}@{connections}"] = median_run(runs)
+            figure = results[f"{name}@{connections}"]
+            print(f"  {name:<22} c={connections:<3} {figure['rps']:>9.0f} req/s  "
+                  f"p50 {figure['p50_ms']:.2f} ms  p99 {figure['p99_ms']:.2f} ms  errors {figure['errors']}")
+        bursts = [burst(path, bypass) for _ in range(repeat)]
+        results[f"{name}:burst"] = median_run(bursts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--products", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--json", default=str(ROOT / "artifacts/bench.json"))
+    options = parser.parse_args()
+    wrk_bin = ensure_wrk()
+    results: dict[str, dict] = {}
+    store = f"/order/{STORE}"
+
+    print(f"bench: a fresh store of {options.products} products, the stack on 127.0.0.1:{PORT}")
+    stack("down")
+    fresh_data(options.products)
+    try:
+        stack("up", cache=True)
+        status, body = get(store)
+        assert status == 200 and body.count(b'class="item') >= 1, "the bench store did not render"
+        static = re.search(rb'href="(/static/css/[^"]+)"', body).group(1).decode()
+        measure(wrk_bin, [
+            ("static file (nginx)", static, False),
+            ("/livez (app)", "/livez", False),
+            ("storefront (nginx)", store, False),
+            ("storefront (app)", store, True),
+        ], options.repeat, options.seconds, results)
+        stack("down")
+        stack("up", cache=False)
+        measure(wrk_bin, [("storefront (no cache)", store, True)],
+                options.repeat, options.seconds, results)
+    finally:
+        stack("down")
+
+    report(results, options)
+    Path(options.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(options.json).write_text(json.dumps({"products": options.products, "repeat": options.repeat,
+                                              "seconds": options.seconds, "results": results}, indent=2))
+    print(f"\nbench: figures written to {options.json}")
+    return 0 if all(r["errors"] == 0 for r in results.values()) else 1
+
+
+TARGETS = {
+    # figure: (ceiling, at least this share of it)
+    "storefront (nginx)@50": ("static file (nginx)@50", 0.30),
+    "storefront (app)@50": ("/livez (app)@50", 0.80),
+    "storefront (no cache)@50": ("/livez (app)@50", 0.10),
+}
+
+
+def report(results: dict, options) -> None:
+    static, livez = results["static file (nginx)@50"]["rps"], results["/livez (app)@50"]["rps"]
+    print(f"\n{options.products} products, medians of {options.repeat} runs of {options.seconds} s:\n")
+    print("| what | conns | req/s | p50 ms | p99 ms | errors | vs static | vs /livez |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, figure in results.items():
+        if key.endswith(":burst"):
+            continue
+        name, connections = key.rsplit("@", 1)
+        ceiling_static = results[f"static file (nginx)@{connections}"]["rps"]
+        ceiling_livez = results[f"/livez (app)@{connections}"]["rps"]
+        print(f"| {name} | {connections} | {figure['rps']:.0f} | {figure['p50_ms']:.2f} | "
+              f"{figure['p99_ms']:.2f} | {figure['errors']} | {figure['rps'] / ceiling_static:.1%} | "
+              f"{figure['rps'] / ceiling_livez:.1%} |")
+    print("\n| burst of 100, 10 at a time | wall ms | errors |")
+    print("|---|---:|---:|")
+    for key, figure in results.items():
+        if key.endswith(":burst"):
+            print(f"| {key[:-6]} | {figure['wall_ms']:.1f} | {figure['errors']} |")
+    print("\ntargets (at 50 connections):")
+    for figure, (ceiling, share) in TARGETS.items():
+        ratio = results[figure]["rps"] / results[ceiling]["rps"]
+        verdict = "met" if ratio >= share else "MISSED"
+        print(f"  {figure}: {ratio:.1%} of {ceiling} (target {share:.0%}): {verdict}")
+    del static, livez
+
+
+if __name__ == "__main__":
+    sys.exit(main())

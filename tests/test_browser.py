@@ -1,0 +1,539 @@
+"""Dukaan in a real browser: Debian's Chromium driven by Playwright.
+
+The app runs on a random loopback port, on its own PostgreSQL database and on
+Redis, and the browser goes through what vendors and customers do: sign up,
+add and edit products inline, share the store, order from a phone, watch the
+order arrive and move it on. Every page is checked for console errors and
+Content-Security-Policy violations, and photographed at phone and desktop
+size into artifacts/screenshots/ (``.ci/run`` prints where).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import create_engine, text
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from config import database_url
+from conftest import IN_CI, PG_URL, REDIS_URL, TEST_DB, make_app
+from dukaan.extensions import cache, db
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+# Its own database, named after the session's, so no other test module (or
+# another test session on this server) shares it.
+BROWSER_DB = f"{TEST_DB}_browser"
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+# Chromium must never reach for the network: only the app on loopback resolves.
+CHROMIUM_ARGS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--no-sandbox",  # the tests run as root
+]
+# The test's own script (not the app's): report every CSP violation to Python.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+                            + ` at ${event.sourceFile || location.href}:${event.lineNumber}`);
+});
+"""
+MARKER = "window.__dukaanMarker"
+
+
+# --- the browser and the server ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch arguments, on Debian's Chromium (Playwright cannot
+    download its own browser here)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        message = "Debian's chromium is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return {**browser_type_launch_args, "executable_path": chromium, "headless": True,
+            "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser):
+    """One Chromium for this module, closed after it rather than at the end of the
+    session, so it does not idle through the load tests that follow."""
+    browser = launch_browser()
+    yield browser
+    browser.close()
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    """The app served from a thread on 127.0.0.1:<random port>, on PostgreSQL and Redis."""
+    admin = create_engine(database_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {BROWSER_DB} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {BROWSER_DB}"))
+    # Polling every second keeps the wait for a new order short.
+    app = make_app(PG_URL.rsplit("/", 1)[0] + "/" + BROWSER_DB, REDIS_URL, ORDERS_POLL_SECONDS=1)
+    with app.app_context():
+        upgrade()
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
+        server.shutdown()
+        thread.join(10)
+        with app.app_context():
+            cache.clear()
+            db.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BROWSER_DB} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def screenshots():
+    """A fresh folder for this run's screenshots."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
+# --- watching pages --------------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """Console errors, uncaught exceptions and CSP violations on every page of a context.
+
+    Chromium logs a 4xx/5xx response as a console error; a test that expects
+    one (a form sent back with errors, a 404 page) says so with ``expecting``.
+    """
+
+    problems: list[str] = field(default_factory=list)
+    expected_status: set[int] = field(default_factory=set)
+
+    def attach(self, context) -> None:
+        context.expose_binding("reportCspViolation",
+                               lambda source, report: self.problems.append(f"CSP violation: {report}"))
+        context.add_init_script(REPORT_CSP)
+
+    def watch_page(self, page: Page) -> None:
+        page.on("console", lambda message: self.console(page, message))
+        page.on("pageerror", lambda error: self.problems.append(f"uncaught on {page.url}: {error}"))
+
+    def console(self, page: Page, message) -> None:
+        if message.type != "error":
+            return
+        status = re.search(r"Failed to load resource: the server responded with a status of (\d+)",
+                           message.text)
+        if status and int(status.group(1)) in self.expected_status:
+            return
+        self.problems.append(f"console error on {page.url}: {message.text}")
+
+    @contextmanager
+    def expecting(self, *statuses: int):
+        self.expected_status.update(statuses)
+        try:
+            yield
+        finally:
+            self.expected_status.difference_update(statuses)
+
+
+@dataclass
+class Session:
+    """One person's browser context: a page, a watch and a camera."""
+
+    page: Page
+    watch: Watch
+    size: str
+    base_url: str
+    folder: Path
+
+    def go(self, path: str):
+        return self.page.goto(self.base_url + path)
+
+    def shot(self, name: str) -> None:
+        # Let CSS transitions and the row highlights settle, so the picture shows the steady page.
+        self.page.wait_for_timeout(150)
+        self.page.screenshot(path=self.folder / f"{name}.png", full_page=True)
+
+    def mark(self) -> None:
+        """Set a marker on window: it survives until the page reloads."""
+        self.page.evaluate(f"{MARKER} = 'not reloaded'")
+
+    def assert_not_reloaded(self) -> None:
+        assert self.page.evaluate(MARKER) == "not reloaded", "the page reloaded"
+
+
+@pytest.fixture
+def open_session(browser: Browser, live_server, screenshots):
+    """Open a fresh browser context (a new person, no cookies) at a viewport size."""
+    opened: list[tuple[object, Watch]] = []
+
+    def open_(size: str, **context_args) -> Session:
+        context = browser.new_context(viewport=SIZES[size], base_url=live_server.url, **context_args)
+        context.set_default_timeout(10_000)
+        watch = Watch()
+        watch.attach(context)
+        opened.append((context, watch))
+        page = context.new_page()
+        watch.watch_page(page)
+        folder = screenshots / size
+        folder.mkdir(exist_ok=True)
+        return Session(page, watch, size, live_server.url, folder)
+
+    yield open_
+    problems = [p for _, watch in opened for p in watch.problems]
+    for context, _ in opened:
+        context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def product_row(page: Page, name: str):
+    return page.locator("#product-rows tr", has=page.get_by_text(name, exact=True))
+
+
+def money(amount: str | Decimal) -> str:
+    return f"₹{Decimal(amount):,.2f}"
+
+
+# --- the whole journey -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_vendor_and_customer_journey(open_session, live_server, size):
+    vendor = open_session(size, permissions=["clipboard-read", "clipboard-write"])
+    page = vendor.page
+    username = f"chai-{size}"
+
+    # The landing page and signing up (first with a mistake).
+    vendor.go("/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your shop, online in minutes")
+    vendor.shot("01-landing")
+    page.get_by_role("button", name="Open your store").click()
+    expect(page).to_have_url(re.compile(r"/signup$"))
+    vendor.shot("02-signup")
+    page.get_by_label("Username (your store link)").fill(username)
+    page.get_by_label("Store name").fill("Chai & Snacks Corner")
+    page.get_by_label("Password", exact=True).fill("masala-chai-2024")
+    page.get_by_label("Confirm password").fill("something else")
+    with vendor.watch.expecting(422):
+        page.get_by_role("button", name="Create my store").click()
+        expect(page.locator("#confirm-error")).to_have_text("The passwords do not match.")
+    expect(page.locator("#confirm")).to_have_attribute("aria-invalid", "true")
+    vendor.shot("03-signup-error")
+    page.get_by_label("Password", exact=True).fill("masala-chai-2024")
+    page.get_by_label("Confirm password").fill("masala-chai-2024")
+    page.get_by_role("button", name="Create my store").click()
+
+    # The empty dashboard: a welcome, the store link to share, and an empty state.
+    expect(page).to_have_url(re.compile(r"/dashboard/products$"))
+    expect(page.locator(".flash")).to_contain_text("Welcome to Dukaan!")
+    expect(page.locator("#no-products")).to_contain_text("No products yet — add your first")
+    store_url = page.locator("#store-url").input_value()
+    assert store_url == f"{live_server.url}/order/{username}"
+    whatsapp = page.get_by_role("button", name="Share on WhatsApp").get_attribute("href")
+    assert whatsapp.startswith("https://wa.me/?text=") and store_url.replace(":", "%3A") in whatsapp
+    qr = page.get_by_role("img", name="QR code of your store link")
+    expect(qr).to_be_visible()
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 0"), "the QR code did not load"
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == store_url
+    vendor.shot("04-products-empty")
+    vendor.mark()
+
+    # Three products, added without leaving the page.
+    products = [("Masala chai (250 g)", "180", "220", "40"),
+                ("Samosa, box of 6", "120", "", "3"),
+                ("Ginger biscuits", "90", "", "25")]
+    form = page.locator("#product-form")
+    for name, price, mrp, stock in products:
+        form.get_by_label("Name").fill(name)
+        form.get_by_label("Price (₹)").fill(price)
+        form.get_by_label("MRP (₹)").fill(mrp)
+        form.get_by_label("Stock").fill(stock)
+        form.get_by_role("button", name="Add product").click()
+        expect(product_row(page, name)).to_be_visible()
+        expect(page.locator("#flashes")).to_have_text(f"Added {name}.")
+        expect(page.locator("#product-form").get_by_label("Name")).to_have_value("")
+    expect(page.locator("#no-products")).to_have_count(0)
+    expect(page.locator("#product-rows tr")).to_have_count(3)
+    vendor.assert_not_reloaded()
+    vendor.shot("05-products")
+
+    # Edit one inline: a mistake is shown in the row, then the fix is saved in place.
+    biscuits = product_row(page, "Ginger biscuits")
+    biscuits.get_by_role("link", name="Edit Ginger biscuits").click()
+    editing = page.locator("tr.editing")
+    expect(editing).to_have_count(1)
+    price = editing.get_by_label("Price (₹)")
+    expect(price).to_be_focused()
+    price.fill("0")
+    with vendor.watch.expecting(422):
+        editing.get_by_role("button", name="Save").click()
+        expect(editing.locator("small.error")).to_have_text("Must be more than zero.")
+    expect(page.locator("tr.editing").get_by_label("Price (₹)")).to_have_attribute("aria-invalid", "true")
+    vendor.shot("06-product-inline-error")
+    editing.get_by_label("Price (₹)").fill("95")
+    editing.get_by_label("Stock").fill("30")
+    editing.get_by_role("button", name="Save").click()
+    expect(page.locator("tr.editing")).to_have_count(0)
+    row = product_row(page, "Ginger biscuits")
+    expect(row.locator('td[data-label="Price"]')).to_have_text(money("95"))
+    expect(row.locator('td[data-label="Stock"]')).to_have_text("30")
+    # Cancelling an edit puts the row back as it was.
+    row.get_by_role("link", name="Edit Ginger biscuits").click()
+    expect(page.locator("tr.editing")).to_have_count(1)
+    vendor.shot("07-product-inline-edit")
+    page.locator("tr.editing").get_by_role("link", name="Cancel").click()
+    expect(page.locator("tr.editing")).to_have_count(0)
+    # Escape cancels too.
+    product_row(page, "Ginger biscuits").get_by_role("link", name="Edit Ginger biscuits").click()
+    expect(page.locator("tr.editing").get_by_label("Price (₹)")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("tr.editing")).to_have_count(0)
+    expect(product_row(page, "Ginger biscuits").locator('td[data-label="Price"]')).to_have_text(money("95"))
+    vendor.assert_not_reloaded()
+
+    # Toggle one off: the switch is disabled and the row busy while the request is in flight.
+    samosa = product_row(page, "Samosa, box of 6")
+    switch = samosa.get_by_role("switch", name="Available: Samosa, box of 6")
+    expect(switch).to_have_attribute("aria-checked", "true")
+    page.evaluate("""() => {
+        window.__busy = {disabled: false, indicator: false};
+        const row = document.querySelector("#product-rows tr:has(.toggle[aria-label$='Samosa, box of 6'])");
+        new MutationObserver(() => {
+            if (row.querySelector("button.toggle").disabled) window.__busy.disabled = true;
+            if (row.classList.contains("htmx-request")) window.__busy.indicator = true;
+        }).observe(row, {attributes: true, subtree: true});
+    }""")
+    switch.click()
+    samosa = product_row(page, "Samosa, box of 6")
+    expect(samosa).to_have_class(re.compile(r"\boff\b"))
+    expect(samosa.get_by_role("switch")).to_have_attribute("aria-checked", "false")
+    expect(samosa.get_by_role("switch")).to_have_text("No")
+    assert page.evaluate("window.__busy") == {"disabled": True, "indicator": True}
+    vendor.assert_not_reloaded()
+    vendor.shot("08-products-edited")
+
+    # The no-JavaScript pages for the same jobs look finished too.
+    biscuits_id = _product_id(page, "Ginger biscuits")
+    vendor.go("/dashboard/products/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a product")
+    vendor.shot("09-add-product-page")
+    vendor.go(f"/dashboard/products/{biscuits_id}/edit")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit Ginger biscuits")
+    vendor.shot("10-edit-product-page")
+
+    # The vendor keeps the orders page open: orders must come in by themselves.
+    vendor.go("/dashboard/orders")
+    expect(page.locator("#order-list")).to_contain_text("No orders yet.")
+    vendor.shot("11-orders-empty")
+    vendor.mark()
+
+    # A customer opens the store link in a fresh browser.
+    customer = open_session(size)
+    shop = customer.page
+    customer.go(store_url.removeprefix(live_server.url))
+    expect(shop.get_by_role("heading", level=1)).to_have_text("Chai & Snacks Corner")
+    expect(shop.locator(".item")).to_have_count(2)
+    expect(shop.get_by_text("Samosa, box of 6")).to_have_count(0)
+    chai = shop.locator(".item", has_text="Masala chai (250 g)")
+    expect(chai.locator(".price s")).to_have_text(money("220"))
+    assert chai.get_by_label("Quantity").get_attribute("value") == "0"
+    expect(shop.locator("#order-total .amount")).to_have_text(money("0"))
+    customer.shot("12-store")
+    customer.mark()
+
+    # Quantities change; the total follows, from the server.
+    chai.get_by_role("button", name="One more Masala chai (250 g)").click()
+    chai.get_by_role("button", name="One more Masala chai (250 g)").click()
+    expect(chai.get_by_label("Quantity")).to_have_value("2")
+    expect(shop.locator("#order-total .amount")).to_have_text(money("360"))
+    biscuit_card = shop.locator(".item", has_text="Ginger biscuits")
+    biscuit_card.get_by_label("Quantity").fill("3")
+    expect(shop.locator("#order-total .amount")).to_have_text(money("645"))
+    expect(shop.locator("#order-total")).to_contain_text("5 items")
+    chai.get_by_role("button", name="One less Masala chai (250 g)").click()
+    expect(shop.locator("#order-total .amount")).to_have_text(money("465"))
+    customer.assert_not_reloaded()
+    customer.shot("13-store-total")
+
+    # A bad phone number comes back inline, with everything typed still there.
+    shop.get_by_label("Your name").fill("Meera Joshi")
+    shop.get_by_label("Phone").fill("98765")
+    shop.get_by_label("Delivery address").fill("12 MG Road, Pune 411001")
+    with customer.watch.expecting(422):
+        shop.get_by_role("button", name="Place order").click()
+        expect(shop.locator("#phone-error")).to_have_text("Enter a phone number of 10 to 15 digits.")
+    expect(shop.get_by_label("Phone")).to_have_attribute("aria-invalid", "true")
+    expect(shop.get_by_label("Your name")).to_have_value("Meera Joshi")
+    expect(shop.locator(".item", has_text="Masala chai (250 g)").get_by_label("Quantity")).to_have_value("1")
+    expect(shop.locator("#order-total .amount")).to_have_text(money("465"))
+    customer.shot("14-store-checkout-error")
+
+    # The order, and its confirmation page, which can be bookmarked.
+    shop.get_by_label("Phone").fill("98765 43210")
+    shop.get_by_role("button", name="Place order").click()
+    expect(shop.get_by_role("heading", level=1)).to_have_text("Order #1")
+    confirmation_url = shop.url
+    assert re.search(rf"/order/{username}/[A-Za-z0-9_-]{{20,}}$", confirmation_url)
+    expect(shop.locator(".status strong")).to_have_text("Placed")
+    expect(shop.locator("table.lines tbody tr")).to_have_count(2)
+    expect(shop.locator("table.lines tbody")).to_contain_text("Masala chai (250 g)")
+    expect(shop.locator("table.lines tfoot")).to_contain_text(money("465"))
+    customer.shot("15-order-confirmation")
+    shop.reload()
+    expect(shop.get_by_role("heading", level=1)).to_have_text("Order #1")
+
+    # A second order, which the vendor will cancel.
+    customer.go(store_url.removeprefix(live_server.url))
+    chai = shop.locator(".item", has_text="Masala chai (250 g)")
+    chai.get_by_label("Quantity").fill("4")
+    expect(shop.locator("#order-total .amount")).to_have_text(money("720"))
+    shop.get_by_label("Your name").fill("Kiran Rao")
+    shop.get_by_label("Phone").fill("+91 91234 56780")
+    shop.get_by_label("Delivery address").fill("4 Park Street, Kolkata")
+    shop.get_by_role("button", name="Place order").click()
+    expect(shop.get_by_role("heading", level=1)).to_have_text("Order #2")
+
+    # Back on the vendor's screen, both orders have arrived without a reload.
+    orders = page.locator("#order-list")
+    expect(orders.locator("tr[data-number='1']")).to_be_visible()
+    expect(orders.locator("tr[data-number='2']")).to_be_visible()
+    vendor.assert_not_reloaded()
+    first, second = orders.locator("tr[data-number='1']"), orders.locator("tr[data-number='2']")
+    expect(first).to_contain_text("Meera Joshi")
+    expect(first).to_contain_text("1 × Masala chai (250 g)")
+    expect(first).to_contain_text(money("465"))
+    vendor.shot("16-orders-new")
+
+    # Confirm and ship the first, one click per step.
+    first.get_by_role("button", name="Confirm").click()
+    expect(first.locator("span.status")).to_have_text("Confirmed")
+    first.get_by_role("button", name="Mark shipped").click()
+    expect(first.locator("span.status")).to_have_text("Shipped")
+    expect(first.get_by_role("button", name="Mark delivered")).to_be_visible()
+
+    # Cancel the second: its four packs of chai go back in stock.
+    page.once("dialog", lambda dialog: dialog.accept())
+    second.get_by_role("button", name="Cancel").click()
+    expect(second.locator("span.status")).to_have_text("Cancelled")
+    expect(second.get_by_role("button")).to_have_count(0)
+    vendor.assert_not_reloaded()
+    vendor.shot("17-orders-handled")
+    vendor.go("/dashboard/products")
+    # 40 - 1 (first order) - 4 (second) + 4 (cancelled) = 39
+    expect(product_row(page, "Masala chai (250 g)").locator('td[data-label="Stock"]')).to_have_text("39")
+    expect(product_row(page, "Ginger biscuits").locator('td[data-label="Stock"]')).to_have_text("27")
+
+    # The customer's bookmarked page shows the new status.
+    shop.goto(confirmation_url)
+    expect(shop.locator(".status strong")).to_have_text("Shipped")
+    customer.shot("18-order-shipped")
+
+    # Log out and in again.
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator(".flash")).to_have_text("You are logged out.")
+    page.get_by_role("link", name="Log in").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("wrong password")
+    with vendor.watch.expecting(422):
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    vendor.shot("19-login-error")
+    page.get_by_label("Password").fill("masala-chai-2024")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/products$"))
+
+    # Error pages: an unknown store, and a wrong method.
+    with vendor.watch.expecting(404):
+        vendor.go("/order/no-such-store")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Not Found")
+    vendor.shot("20-not-found")
+    with vendor.watch.expecting(405):
+        vendor.go(f"/dashboard/products/{biscuits_id}/delete")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Method Not Allowed")
+    vendor.shot("21-error")
+
+
+def _product_id(page: Page, name: str) -> int:
+    row_id = product_row(page, name).get_attribute("id")
+    return int(row_id.removeprefix("product-"))
+
+
+# --- without JavaScript --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["phone"])
+def test_storefront_works_without_javascript(open_session, live_server, size):
+    """No script: no stepper buttons or total, but the customer can still order."""
+    with live_server.app.app_context():
+        from dukaan import accounts
+        from dukaan.models import Product
+
+        vendor = accounts.create_vendor("nojs", "Plain Pickles", "pickle-pass-1")
+        db.session.add(Product(vendor=vendor, name="Lime pickle", price=Decimal("85.50"), stock=5))
+        db.session.commit()
+    customer = open_session(size, java_script_enabled=False)
+    shop = customer.page
+    customer.go("/order/nojs")
+    expect(shop.locator(".step").first).to_be_hidden()
+    expect(shop.locator("#order-total")).to_be_hidden()
+    shop.get_by_label("Quantity").fill("2")
+    shop.get_by_label("Your name").fill("Asha")
+    shop.get_by_label("Phone").fill("9876543210")
+    shop.get_by_label("Delivery address").fill("7 Lake Road")
+    customer.shot("22-store-without-javascript")
+    shop.get_by_role("button", name="Place order").click()
+    expect(shop.get_by_role("heading", level=1)).to_have_text("Order #1")
+    expect(shop.locator("table.lines tfoot")).to_contain_text(money("171"))
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_store_with_nothing_on_sale(open_session, live_server, size):
+    """The empty store says so, and its script finds nothing to break on."""
+    with live_server.app.app_context():
+        from dukaan import accounts
+
+        if accounts.find("empty-shelf") is None:
+            accounts.create_vendor("empty-shelf", "Empty Shelf", "empty-shelf-1")
+    customer = open_session(size)
+    customer.go("/order/empty-shelf")
+    expect(customer.page.get_by_role("heading", level=1)).to_have_text("Empty Shelf")
+    expect(customer.page.locator(".catalogue .empty")).to_have_text(
+        "Nothing is on sale here right now. Check back soon.")
+    expect(customer.page.get_by_role("button", name="Place order")).to_be_hidden()
+    customer.shot("23-store-empty")

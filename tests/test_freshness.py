@@ -1,0 +1,143 @@
+"""Sale-day rules for the storefront's caches, in the app: a stampede renders
+once, a browser revalidates with an ETag, and the page kept in each process
+is never older than the store's version in the cache."""
+
+import threading
+
+import pytest
+
+from conftest import make_product, make_vendor
+from dukaan import catalog
+from dukaan.extensions import cache, db
+from dukaan.models import Product
+
+
+@pytest.fixture
+def shop(app):
+    vendor = make_vendor(app)
+    return {
+        "vendor": vendor,
+        "pickle": make_product(app, vendor, "Mango pickle", "120.00", 10),
+        "chutney": make_product(app, vendor, "Garlic chutney", "90.00", 4),
+    }
+
+
+def _count_calls(monkeypatch, module, name):
+    calls = []
+    real = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_stampede_on_a_missing_catalogue_renders_it_once(app, shop, queries, monkeypatch):
+    """100 requests at once for a store whose catalogue is not cached: one of
+    them renders it, the others wait for it and never touch the database."""
+    renders = _count_calls(monkeypatch, catalog, "render_catalogue")
+    with app.test_client() as warm:
+        warm.get("/order/ravi")  # the store's version exists, as on any live store
+    with app.app_context():
+        cache.delete(catalog.cache_key("ravi"))
+        catalog._memo().pages.clear()
+    renders.clear()
+    queries.clear()
+    barrier = threading.Barrier(100)
+    statuses, bodies = [], []
+
+    def customer():
+        client = app.test_client()
+        barrier.wait()
+        response = client.get("/order/ravi")
+        statuses.append(response.status_code)
+        bodies.append(response.get_data(as_text=True))
+
+    threads = [threading.Thread(target=customer) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 100
+    assert all("Garlic chutney" in body for body in bodies)
+    assert len(renders) == 1, f"the catalogue was rendered {len(renders)} times"
+    sql = [q for q in queries if q.lstrip().upper().startswith("SELECT")]
+    assert len(sql) == 2, sql  # the one renderer: the vendor, then the products
+
+
+def test_a_renderer_that_never_finishes_does_not_block_the_store(app, client, shop, monkeypatch):
+    """If the request holding the fill lock died, the others render after a short wait."""
+    monkeypatch.setattr(catalog, "FILL_WAIT_SECONDS", 0.2)
+    client.get("/order/ravi")
+    with app.app_context():
+        cache.delete(catalog.cache_key("ravi"))
+        catalog._memo().pages.clear()
+        cache.set(catalog.fill_lock_key("ravi"), "1", timeout=60)  # held by a dead request
+    response = client.get("/order/ravi")
+    assert response.status_code == 200
+    assert "Mango pickle" in response.get_data(as_text=True)
+
+
+def test_storefront_answers_a_matching_etag_with_304(client, shop):
+    first = client.get("/order/ravi")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/order/ravi", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    assert client.get("/order/ravi", headers={"If-None-Match": '"something-else"'}).status_code == 200
+
+
+def test_a_change_gives_the_page_a_new_etag(app, client, auth, shop):
+    etag = client.get("/order/ravi").headers["ETag"]
+    auth.login()
+    auth.post(f"/dashboard/products/{shop['chutney']}/availability", {"available": "no"}, htmx=True)
+    response = client.get("/order/ravi", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert response.headers["ETag"] != etag
+    assert "Garlic chutney" not in response.get_data(as_text=True)
+
+
+def test_a_repeat_visit_reuses_the_rendered_page(app, client, shop, monkeypatch, queries):
+    """While the version is unchanged, the process sends the page it rendered: no SQL, no render."""
+    client.get("/order/ravi")
+    renders = _count_calls(monkeypatch, catalog, "render_catalogue")
+    pages = _count_calls(monkeypatch, catalog, "_page")
+    queries.clear()
+    for _ in range(3):
+        assert client.get("/order/ravi").status_code == 200
+    assert (renders, pages, queries) == ([], [], [])
+
+
+def test_a_page_rendered_across_a_change_is_not_reused(app, client, shop, monkeypatch):
+    """Pause a render between its read and its store, commit a change there:
+    the page it rendered is sent once, and never again."""
+    real = catalog.storefront
+    raced = []
+
+    def read_then_commit_elsewhere(slug):
+        front = real(slug)
+        if not raced:
+            raced.append(True)
+            with app.app_context():
+                db.session.get(Product, shop["pickle"]).name = "Lime pickle"
+                db.session.commit()
+        return front
+
+    monkeypatch.setattr(catalog, "storefront", read_then_commit_elsewhere)
+    assert "Mango pickle" in client.get("/order/ravi").get_data(as_text=True)
+    after = client.get("/order/ravi").get_data(as_text=True)
+    assert "Lime pickle" in after and "Mango pickle" not in after
+
+
+def test_with_the_cache_off_every_visit_reads_the_database(app, shop, queries):
+    app.config["STOREFRONT_CACHE"] = False
+    client = app.test_client()
+    client.get("/order/ravi")
+    queries.clear()
+    assert "Mango pickle" in client.get("/order/ravi").get_data(as_text=True)
+    assert len(queries) == 2
