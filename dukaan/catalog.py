@@ -127,10 +127,12 @@ def storefront(slug: str) -> Storefront | None:
         deadline = time.monotonic() + FILL_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(FILL_POLL_SECONDS)
+            # The lock first: if it was gone before the read, a miss is final.
+            renderer_busy = _cache_call("get", fill_lock_key(slug))
             found, version = _cached(slug)
             if found is not None:
                 return found or None
-            if not _cache_call("get", fill_lock_key(slug)):
+            if not renderer_busy:
                 break  # the renderer is done but stored nothing current
     return _fill(slug, version)
 
