@@ -112,6 +112,9 @@ class TestConfig(Config):
         self.SERVER_NAME = None
         self.SQLALCHEMY_DATABASE_URI = database_url(database)
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        # Tests look at the store right after a change; test_freshness.py
+        # covers the production window.
+        self.STOREFRONT_PAGE_TRUST_SECONDS = 0
         self.CACHE_KEY_PREFIX = f"dukaan-test-{uuid.uuid4().hex[:8]}:"
         if redis_url:
             self.CACHE_TYPE = "RedisCache"

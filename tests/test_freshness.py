@@ -143,3 +143,25 @@ def test_with_the_cache_off_every_visit_reads_the_database(app, shop, queries):
     queries.clear()
     assert "Mango pickle" in client.get("/order/ravi").get_data(as_text=True)
     assert len(queries) == 2
+
+
+def test_within_the_trust_window_a_process_skips_the_cache_read(app, client, auth, shop, monkeypatch):
+    """With a trust window, a repeat visit reads nothing at all; a change shows once it passes."""
+    import time
+
+    app.config["STOREFRONT_PAGE_TRUST_SECONDS"] = 0.2
+    client.get("/order/ravi")
+    reads = _count_calls(monkeypatch, catalog, "_cache_call")
+    assert "Garlic chutney" in client.get("/order/ravi").get_data(as_text=True)
+    assert reads == []
+    auth.login()
+    auth.post(f"/dashboard/products/{shop['chutney']}/availability", {"available": "no"}, htmx=True)
+    time.sleep(0.25)
+    assert "Garlic chutney" not in client.get("/order/ravi").get_data(as_text=True)
+
+
+def test_the_trust_window_is_capped_below_the_second_shared_cache_refresh(monkeypatch):
+    from config import DevelopmentConfig
+
+    monkeypatch.setenv("STOREFRONT_PAGE_TRUST_SECONDS", "5")
+    assert DevelopmentConfig().STOREFRONT_PAGE_TRUST_SECONDS < catalog.REFRESH_AGAIN_AFTER

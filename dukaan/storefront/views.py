@@ -47,12 +47,13 @@ def store(slug: str):
     page = catalog.storefront_page(slug, _render_store)
     if page is None:
         abort(404)
-    response = make_response(page.body)
+    unchanged = request.if_none_match.contains(page.etag)
+    response = make_response(b"" if unchanged else page.body, 304 if unchanged else 200)
     # Browsers revalidate every time and get a 304 while nothing changed; the
     # shared cache in front (nginx) keeps its own copy regardless.
     response.headers["Cache-Control"] = "no-cache"
     response.set_etag(page.etag)
-    return response.make_conditional(request)
+    return response
 
 
 def _render_store(front: catalog.Storefront) -> str:
