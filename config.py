@@ -66,6 +66,8 @@ class Config:
         self.CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "dukaan:")
         # How many reverse proxies (nginx) stand in front and set X-Forwarded-*.
         self.PROXY_COUNT = int(env.get("PROXY_COUNT", "0"))
+        # Order times are stored in UTC and shown in the merchants' zone.
+        self.DISPLAY_TIMEZONE = env.get("DISPLAY_TIMEZONE", "Asia/Kolkata")
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
         if self.REDIS_URL:

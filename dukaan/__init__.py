@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy import text
@@ -151,7 +153,16 @@ def register_templates(app: Flask) -> None:
     def money(value: Decimal | None) -> str:
         return "" if value is None else f"₹{value:,.2f}"
 
+    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
+    def local_time(value: datetime, fmt: str = "%d %b, %H:%M") -> str:
+        """A stored UTC time as the merchant reads it (their time zone)."""
+        if value.tzinfo is None:  # SQLite hands back naive UTC
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(zone).strftime(fmt)
+
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -452,3 +452,15 @@ def test_junk_poll_values_are_ignored(app, client, vendor, pickle, seen):
     place(app, vendor, {pickle: 1})
     response = client.get("/dashboard/orders", query_string={"seen": seen, "state": "x" * 500}, headers=HX)
     assert response.status_code == 200
+
+
+def test_order_times_are_shown_in_the_merchants_time_zone(app, client, vendor, pickle):
+    """Stored in UTC, shown in DISPLAY_TIMEZONE (India by default: UTC+5:30)."""
+    from datetime import datetime, timezone
+
+    order_id = place(app, vendor, {pickle: 1})
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        order.created_at = datetime(2026, 11, 21, 20, 45, tzinfo=timezone.utc)
+        db.session.commit()
+    assert "22 Nov, 02:15" in client.get("/dashboard/orders").get_data(as_text=True)
