@@ -25,8 +25,9 @@ run: install
 	@echo
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-## Set up and run the whole test suite.
+## Set up, lint and run the whole test suite.
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 ## Sale-day benchmark on the native stack (BENCH_ARGS="--products 500" for a big store).
