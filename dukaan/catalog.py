@@ -207,6 +207,10 @@ class _PageMemo:
             self.pages.move_to_end(slug)
             return memo[1]
 
+    def drop(self, slug: str) -> None:
+        with self.lock:
+            self.pages.pop(slug, None)
+
     def put(self, slug: str, version: str, page: Page) -> None:
         with self.lock:
             self.pages[slug] = (version, page, time.monotonic())
@@ -280,6 +284,8 @@ def forget(slug: str) -> None:
     # the cache is unreachable one failed (and logged) call is enough.
     if _cache_call("set", version_key(slug), secrets.token_hex(8), timeout=0):
         _cache_call("delete", cache_key(slug))
+    # This process sees its own change at once, trust window or not.
+    _memo().drop(slug)
     refresh_shared_cache(slug)
 
 
