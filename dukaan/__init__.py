@@ -109,7 +109,7 @@ def register_extensions(app: Flask) -> None:
     login.login_message = "Log in to see your store."
     login.login_message_category = "info"
     login.user_loader(lambda vendor_id: db.session.get(Vendor, int(vendor_id)))
-    catalog.register_invalidation()
+    catalog.init_app(app)
     app.session_interface = SessionInterface()
 
 

@@ -219,8 +219,11 @@ class _PageMemo:
                 self.pages.popitem(last=False)
 
 
+PAGES = "dukaan.storefront_pages"
+
+
 def _memo() -> _PageMemo:
-    return current_app.extensions.setdefault("dukaan.storefront_pages", _PageMemo())
+    return current_app.extensions[PAGES]
 
 
 def storefront_page(slug: str, render_page: Callable[[Storefront], str]) -> Page | None:
@@ -389,8 +392,9 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(STALE_SLUGS, None)
 
 
-def register_invalidation() -> None:
-    """Hook the cache invalidation into every SQLAlchemy session (idempotent)."""
+def init_app(app) -> None:
+    """Give ``app`` its page memo and hook the invalidation into every SQLAlchemy session (idempotent)."""
+    app.extensions[PAGES] = _PageMemo()
     for name, listener in (
         ("after_flush", _after_flush),
         ("after_commit", _after_commit),

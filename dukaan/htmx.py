@@ -1,6 +1,6 @@
 """The helpers every view shares: is this an htmx request, and page or fragment."""
 
-from flask import make_response, render_template, request
+from flask import Response, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from jinja2_fragments.flask import render_block
 
@@ -16,6 +16,14 @@ def is_htmx() -> bool:
         and headers.get("HX-Boosted") != "true"
         and headers.get("HX-History-Restore-Request") != "true"
     )
+
+
+def empty(status: int = 200) -> Response:
+    """A fragment with nothing in it: 200 swapped over an element removes it,
+    204 leaves the page as it is."""
+    response = make_response("", status)
+    response.vary.add("HX-Request")
+    return response
 
 
 def render(

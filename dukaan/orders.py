@@ -47,6 +47,15 @@ class Shortage:
     name: str | None  # None: the product is gone from the store
     left: int
 
+    @property
+    def message(self) -> str:
+        """What the customer is told."""
+        if self.name is None:
+            return "A product you chose is no longer sold here."
+        if self.left:
+            return f"{self.name}: only {self.left} left."
+        return f"{self.name}: sold out, 0 left."
+
 
 class OrderError(Exception):
     """An order could not be placed or changed; the message is for the user."""
@@ -55,10 +64,7 @@ class OrderError(Exception):
 class OutOfStock(OrderError):
     def __init__(self, shortages: list[Shortage]):
         self.shortages = shortages
-        super().__init__(
-            "Not enough stock for: "
-            + ", ".join(f"{s.name or 'a removed product'} ({s.left} left)" for s in shortages)
-        )
+        super().__init__(" ".join(s.message for s in shortages))
 
 
 class IllegalTransition(OrderError):
@@ -96,15 +102,12 @@ def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
     for product_id, qty in sorted(wanted.items()):
         product = found.get(product_id)
         if product is None:
-            problems.append("A product you chose is no longer sold here.")
+            problems.append(Shortage(product_id, None, 0).message)
             continue
         total += product.price * qty
         units += qty
         if product.stock < qty:
-            problems.append(
-                f"{product.name}: only {product.stock} left." if product.stock
-                else f"{product.name}: sold out."
-            )
+            problems.append(Shortage(product_id, product.name, product.stock).message)
     return Quote(total, units, tuple(dict.fromkeys(problems)))
 
 

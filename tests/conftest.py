@@ -233,6 +233,26 @@ def product_state(app, product_id):
         return {c: getattr(product, c) for c in ("name", "price", "mrp", "stock", "available", "description")}
 
 
+def rename_after_first_call(monkeypatch, app, module, name, product_id, new_name="Lime pickle"):
+    """Pause ``module.name`` between its read and its caller's store: right after
+    its first call returns, another session renames the product and commits.
+    Returns a list that holds True once that has happened."""
+    real = getattr(module, name)
+    raced: list[bool] = []
+
+    def read_then_commit_elsewhere(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            with app.app_context():  # another request, its own session
+                db.session.get(Product, product_id).name = new_name
+                db.session.commit()
+        return result
+
+    monkeypatch.setattr(module, name, read_then_commit_elsewhere)
+    return raced
+
+
 def vendor_id_of(app, username):
     with app.app_context():
         return db.session.query(Vendor.id).filter_by(username=username).scalar()

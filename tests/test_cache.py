@@ -16,6 +16,7 @@ from conftest import (
     make_product,
     make_vendor,
     product_state,
+    rename_after_first_call,
 )
 from dukaan import catalog, orders
 from dukaan.extensions import cache, db
@@ -353,19 +354,7 @@ def test_flush_alone_does_not_invalidate(app, client, shop):
 
 def test_a_change_committed_while_a_miss_renders_is_not_kept(app, client, shop, monkeypatch):
     """A request that read the products just before a commit must not cache what it read."""
-    real = catalog.available_products
-    raced = []
-
-    def read_then_commit_elsewhere(vendor_id):
-        products = real(vendor_id)
-        if not raced:
-            raced.append(True)
-            with app.app_context():  # another request, its own session, commits a rename
-                db.session.get(Product, shop["pickle"]).name = "Lime pickle"
-                db.session.commit()
-        return products
-
-    monkeypatch.setattr(catalog, "available_products", read_then_commit_elsewhere)
+    raced = rename_after_first_call(monkeypatch, app, catalog, "available_products", shop["pickle"])
     first = storefront(client)
     assert raced and "Mango pickle" in first  # it read before the commit
     second = storefront(client)

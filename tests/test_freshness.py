@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from conftest import make_product, make_vendor
+from conftest import make_product, make_vendor, rename_after_first_call
 from dukaan import catalog
 from dukaan.extensions import cache, db
 from dukaan.models import Product
@@ -118,19 +118,7 @@ def test_a_repeat_visit_reuses_the_rendered_page(app, client, shop, monkeypatch,
 def test_a_page_rendered_across_a_change_is_not_reused(app, client, shop, monkeypatch):
     """Pause a render between its read and its store, commit a change there:
     the page it rendered is sent once, and never again."""
-    real = catalog.storefront
-    raced = []
-
-    def read_then_commit_elsewhere(slug):
-        front = real(slug)
-        if not raced:
-            raced.append(True)
-            with app.app_context():
-                db.session.get(Product, shop["pickle"]).name = "Lime pickle"
-                db.session.commit()
-        return front
-
-    monkeypatch.setattr(catalog, "storefront", read_then_commit_elsewhere)
+    rename_after_first_call(monkeypatch, app, catalog, "storefront", shop["pickle"])
     assert "Mango pickle" in client.get("/order/ravi").get_data(as_text=True)
     after = client.get("/order/ravi").get_data(as_text=True)
     assert "Lime pickle" in after and "Mango pickle" not in after

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from .. import orders as order_rules
 from ..extensions import db, login
-from ..htmx import is_htmx, render
+from ..htmx import empty, is_htmx, render
 from ..models import Order, Product
 from . import bp
 from .forms import AvailabilityForm, NewProductForm, ProductForm, StatusForm
@@ -66,11 +66,12 @@ def store_url() -> str:
 @bp.get("/store-qr.svg")
 def store_qr():
     """The store link as a QR code (SVG), to show, print or download."""
-    qr = segno.make(store_url(), error="m")
+    link = store_url()
+    qr = segno.make(link, error="m")
     svg = io.BytesIO()
     # viewBox without a fixed size, so the page sizes it; a white margin so it scans on any background.
     qr.save(svg, kind="svg", border=2, dark="#1f2328", light="#ffffff", xmldecl=False, omitsize=True,
-            title=f"{current_user.store_name}: {store_url()}")
+            title=f"{current_user.store_name}: {link}")
     response = make_response(svg.getvalue())
     response.mimetype = "image/svg+xml"
     return response
@@ -79,19 +80,15 @@ def store_qr():
 # --- products -----------------------------------------------------------------
 
 
-def _products_page(form, status=200):
+@bp.get("/products")
+def products():
     products = db.session.scalars(
         select(Product).where(Product.vendor_id == current_user.id).order_by(Product.id.desc())
     ).all()
     return render(
-        "dashboard/products.html", "product_form", status,
-        products=products, form=form, store_url=store_url(),
+        "dashboard/products.html", "product_form",
+        products=products, form=NewProductForm(), store_url=store_url(),
     )
-
-
-@bp.get("/products")
-def products():
-    return _products_page(NewProductForm())
 
 
 @bp.get("/products/new")
@@ -183,10 +180,7 @@ def delete_product(product_id: int):
     db.session.delete(product)
     db.session.commit()
     if is_htmx():
-        # An empty 200 swapped over the row's outerHTML removes the row.
-        response = make_response("", 200)
-        response.vary.add("HX-Request")
-        return response
+        return empty(200)  # swapped over the row's outerHTML, it removes the row
     flash(f"Removed {name} from your store.", "success")
     return redirect(url_for("dashboard.products"), 303)
 
@@ -222,9 +216,7 @@ def orders():
         abort(404)
     state = _list_state(found, total)
     if is_htmx() and request.args.get("state") == state:
-        response = make_response("", 204)
-        response.vary.add("HX-Request")
-        return response
+        return empty(204)
     return render(
         "dashboard/orders.html", "order_list",
         orders=found, page=page, total=total, per_page=per_page,

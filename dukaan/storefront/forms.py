@@ -9,6 +9,7 @@ from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
 
 QTY_PREFIX = "qty-"
+PRODUCT_ID = re.compile(r"[0-9]{1,12}")
 
 
 def _phone_digits(value):
@@ -59,7 +60,7 @@ def parse_quantities(formdata: MultiDict) -> tuple[dict[int, int], dict[int, str
         if not key.startswith(QTY_PREFIX):
             continue
         raw_id = key[len(QTY_PREFIX):]
-        if not re.fullmatch(r"[0-9]{1,12}", raw_id):
+        if not PRODUCT_ID.fullmatch(raw_id):
             malformed[key] = "This is not a product of this store."
             continue
         product_id = int(raw_id)
@@ -72,3 +73,12 @@ def parse_quantities(formdata: MultiDict) -> tuple[dict[int, int], dict[int, str
         if int(raw) > 0:
             wanted[product_id] = int(raw)
     return wanted, errors, malformed
+
+
+def typed_quantities(formdata: MultiDict) -> dict[int, str]:
+    """The ``qty-<product id>`` fields as typed, to put back in a rejected form."""
+    return {
+        int(key[len(QTY_PREFIX):]): value
+        for key, value in formdata.items()
+        if key.startswith(QTY_PREFIX) and PRODUCT_ID.fullmatch(key[len(QTY_PREFIX):])
+    }

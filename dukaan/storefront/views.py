@@ -7,7 +7,7 @@ from flask import abort, make_response, redirect, render_template, request, url_
 from .. import accounts, catalog, orders
 from ..extensions import csrf
 from . import bp
-from .forms import CheckoutForm, parse_quantities
+from .forms import CheckoutForm, parse_quantities, typed_quantities
 
 # The shape of the refs orders.place hands out (secrets.token_urlsafe).
 REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -56,10 +56,11 @@ def store(slug: str):
     return response
 
 
-def _render_store(front: catalog.Storefront) -> str:
+def _render_store(front: catalog.Storefront, form: CheckoutForm | None = None,
+                  errors: list[str] | None = None) -> str:
     return render_template(
         "storefront/store.html", slug=front.slug, store_name=front.store_name,
-        catalogue=front.catalogue, form=CheckoutForm(), errors=[],
+        catalogue=front.catalogue, form=form or CheckoutForm(), errors=errors or [],
     )
 
 
@@ -91,31 +92,19 @@ def place_order(slug: str):
             s.product_id: (f"Only {s.left} left." if s.left else "Sold out: 0 left.")
             for s in shortage.shortages
         }
-        errors = [
-            f"{s.name}: only {s.left} left." if s.left and s.name
-            else f"{s.name}: sold out, 0 left." if s.name
-            else "A product you chose is no longer sold here."
-            for s in shortage.shortages
-        ]
+        errors = [s.message for s in shortage.shortages]
         return _rejected(vendor, form, status, errors, problems)
     return redirect(url_for("storefront.order", slug=vendor.slug, ref=order.ref), 303)
 
 
 def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, str]):
     """The store page again, with what the customer typed and what went wrong."""
-    quantities = {
-        key[len("qty-"):]: value for key, value in request.form.items() if key.startswith("qty-")
-    }
     catalogue = catalog.render_catalogue(
         vendor, catalog.available_products(vendor.id),
-        quantities={int(k): v for k, v in quantities.items() if re.fullmatch(r"[0-9]{1,12}", k)},
-        problems=problems,
+        quantities=typed_quantities(request.form), problems=problems,
     )
-    body = render_template(
-        "storefront/store.html", slug=vendor.slug, store_name=vendor.store_name,
-        catalogue=catalogue, form=form, errors=errors,
-    )
-    return make_response(body, status)
+    front = catalog.Storefront(vendor.slug, vendor.store_name, catalogue)
+    return make_response(_render_store(front, form, errors), status)
 
 
 @bp.get("/order/<slug>/<ref>")
