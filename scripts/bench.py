@@ -8,7 +8,7 @@ measures with wrk, every run bounded in time, in one go so the ratios are fair:
   through the same nginx and gunicorn;
 - the storefront as customers get it, through nginx (its shared cache), warm;
 - the storefront's path through the app, the fragment cache warm, nginx's
-  cache bypassed (the ``X-Cache-Refresh`` key the app uses to refresh it);
+  cache bypassed and left alone (``X-Cache-Bypass`` with the refresh key);
 - the storefront with every cache off (``STOREFRONT_CACHE=off``, bypassed);
 - each at 1 and 50 connections, each run repeated (median reported);
 - a burst of 100 requests, 10 at a time (wall time).
@@ -43,8 +43,9 @@ STORE = "load0001"
 
 
 def bypass_header() -> tuple[str, str]:
-    """The header with which a request skips nginx's storefront cache (scripts/stack made the key)."""
-    return "X-Cache-Refresh", (ROOT / ".stack-bench/cache_refresh_key").read_text().strip()
+    """The header with which a request skips nginx's storefront cache without storing
+    its response (scripts/stack made the key)."""
+    return "X-Cache-Bypass", (ROOT / ".stack-bench/cache_refresh_key").read_text().strip()
 
 
 def sh(args, env=None, check=True, quiet=False) -> subprocess.CompletedProcess:

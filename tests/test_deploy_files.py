@@ -101,3 +101,23 @@ def test_compose_and_native_stack_share_nginx_and_gunicorn_config():
         assert f"{variable}=" in sample
     for variable in ("DATABASE_URL", "REDIS_URL", "SHARED_CACHE_URL", "CACHE_REFRESH_KEY"):
         assert variable in compose_file and variable in stack
+
+
+@pytest.mark.parametrize("key, accepted", [("a-long-random-key", True), ("", False)])
+def test_nginx_refuses_an_empty_cache_key(tmp_path, key, accepted):
+    """An empty key would let every request without the header skip (and refill) the storefront cache."""
+    for folder in ("logs", "tmp", "cache"):
+        (tmp_path / folder).mkdir()
+    variables = {"DUKAAN_LISTEN": "127.0.0.1:1", "DUKAAN_UPSTREAM_SERVERS": "server 127.0.0.1:2;",
+                 "DUKAAN_STATIC_ROOT": str(ROOT), "DUKAAN_CACHE_PATH": str(tmp_path / "cache"),
+                 "DUKAAN_CACHE_REFRESH_KEY": key}
+    config = (ROOT / "nginx/dukaan.conf.template").read_text()
+    for name, value in variables.items():
+        config = config.replace("${" + name + "}", value)
+    (tmp_path / "dukaan.conf").write_text(config)
+    shutil.copy(ROOT / "nginx/native.conf.template", tmp_path / "nginx.conf")
+    result = subprocess.run([_tool("nginx"), "-t", "-q", "-p", str(tmp_path), "-c", "nginx.conf"],
+                            capture_output=True, text=True, timeout=30)
+    assert (result.returncode == 0) == accepted, result.stderr
+    if not accepted:
+        assert 'conflicting parameter ""' in result.stderr

@@ -9,6 +9,7 @@ as they come, or read them in the captured output of a failure.
 from __future__ import annotations
 
 import collections
+import hashlib
 import http.client
 import os
 import re
@@ -91,7 +92,19 @@ class Stack:
 
     def bypass(self) -> dict:
         """Headers with which a request skips nginx's storefront cache and reaches the app."""
-        return {"X-Cache-Refresh": (self.dir / "cache_refresh_key").read_text().strip()}
+        return {"X-Cache-Bypass": self.cache_key()}
+
+    def refresh(self) -> dict:
+        """Headers with which a request skips nginx's storefront cache and stores what it gets."""
+        return {"X-Cache-Refresh": self.cache_key()}
+
+    def cache_key(self) -> str:
+        return (self.dir / "cache_refresh_key").read_text().strip()
+
+    def cached_file(self, path: str) -> Path:
+        """Where nginx keeps the cached response for ``path`` (levels=1:2, keyed by the URI)."""
+        digest = hashlib.md5(path.encode()).hexdigest()
+        return self.dir / "cache" / digest[-1] / digest[-3:-1] / digest
 
     def up(self) -> None:
         result = subprocess.run([str(ROOT / "scripts/stack"), "up"], env=self.env,
@@ -378,6 +391,23 @@ def test_storefront_is_served_from_nginx_and_revalidates_with_etag(stack):
     assert again.text == first.text
     not_modified = requests.get(f"{BASE}/order/demo", headers={"If-None-Match": again.headers["ETag"]})
     assert not_modified.status_code == 304
+
+
+def test_bypass_skips_the_cache_and_leaves_it_alone_refresh_replaces_it(stack):
+    requests.get(f"{BASE}/order/demo", headers=stack.refresh())
+    cached = stack.cached_file("/order/demo")
+    before = cached.stat()
+    for _ in range(3):
+        bypassed = requests.get(f"{BASE}/order/demo", headers=stack.bypass())
+        assert bypassed.status_code == 200
+        assert bypassed.headers["X-Cache"] == "BYPASS"
+    # nginx stores a response in a new file and renames it over the old one.
+    assert cached.stat().st_ino == before.st_ino
+    refreshed = requests.get(f"{BASE}/order/demo", headers=stack.refresh())
+    assert refreshed.headers["X-Cache"] == "BYPASS"
+    assert cached.stat().st_ino != before.st_ino
+    wrong_key = requests.get(f"{BASE}/order/demo", headers={"X-Cache-Bypass": "guess"})
+    assert wrong_key.headers["X-Cache"] in ("HIT", "UPDATING", "REVALIDATED", "EXPIRED")
 
 
 def test_store_stays_open_while_the_app_tier_is_down(stack):
