@@ -14,6 +14,7 @@ after that commit's delete, and the stale copy would live for 15 minutes.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
@@ -24,6 +25,7 @@ import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import current_app, render_template
 from markupsafe import Markup
@@ -171,10 +173,19 @@ MISSING_STORE_SECONDS = 10
 
 @dataclass(frozen=True)
 class Page:
-    """A whole storefront page as sent: its bytes and their ETag."""
+    """A whole storefront page as sent: its bytes, gzipped once for browsers, and their ETags."""
 
     body: bytes
     etag: str
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        # Once per page, rather than by nginx on every response.
+        return gzip.compress(self.body, compresslevel=9, mtime=0)
+
+    def encoded(self, gzipped: bool) -> tuple[bytes, str]:
+        """(the bytes, their ETag), gzipped or plain. The two ETags differ, as their bytes do."""
+        return (self.gzipped, f"{self.etag}-gzip") if gzipped else (self.body, self.etag)
 
 
 # Rendered pages are kept in this process, under the store's version, for
@@ -308,20 +319,27 @@ def refresh_shared_cache(slug: str) -> threading.Thread | None:
     base, key = current_app.config["SHARED_CACHE_URL"], current_app.config["CACHE_REFRESH_KEY"]
     if not base or not key:
         return None
-    request = urllib.request.Request(f"{base}/order/{slug}", headers={"X-Cache-Refresh": key})
-    thread = threading.Thread(target=_refresh, args=(request,), name=f"refresh-{slug}")
+    # nginx keeps a gzipped and a plain copy of each page: refresh both.
+    requests = [
+        urllib.request.Request(f"{base}/order/{slug}",
+                               headers={"X-Cache-Refresh": key, "Accept-Encoding": encoding})
+        for encoding in ("gzip", "identity")
+    ]
+    thread = threading.Thread(target=_refresh, args=(requests,), name=f"refresh-{slug}")
     thread.start()
     return thread
 
 
-def _refresh(request: urllib.request.Request) -> None:
+def _refresh(requests: list[urllib.request.Request]) -> None:
     for delay in (0, REFRESH_AGAIN_AFTER):
         time.sleep(delay)
-        try:
-            with urllib.request.urlopen(request, timeout=3) as response:
-                response.read()
-        except Exception as error:  # the shared cache's own expiry bounds the damage
-            log.warning("shared cache refresh of %s failed: %s", request.full_url, error)
+        for request in requests:
+            try:
+                with urllib.request.urlopen(request, timeout=3) as response:
+                    response.read()
+            except Exception as error:  # the shared cache's own expiry bounds the damage
+                log.warning("shared cache refresh of %s (%s) failed: %s", request.full_url,
+                            request.get_header("Accept-encoding"), error)
 
 
 def mark_stale(session: Session, slug: str) -> None:

@@ -2,6 +2,7 @@
 once, a browser revalidates with an ETag, and the page kept in each process
 is never older than the store's version in the cache."""
 
+import gzip
 import threading
 
 import pytest
@@ -92,6 +93,29 @@ def test_storefront_answers_a_matching_etag_with_304(client, shop):
     assert again.status_code == 304
     assert again.get_data() == b""
     assert client.get("/order/ravi", headers={"If-None-Match": '"something-else"'}).status_code == 200
+
+
+def test_a_browser_gets_the_page_gzipped_under_its_own_etag(client, shop):
+    plain = client.get("/order/ravi")
+    zipped = client.get("/order/ravi", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+    assert int(zipped.headers["Content-Length"]) * 2 < int(plain.headers["Content-Length"])
+    for response in (plain, zipped):
+        assert "Accept-Encoding" in response.headers["Vary"]
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    again = client.get("/order/ravi", headers={"Accept-Encoding": "gzip",
+                                               "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304
+    assert "Content-Encoding" not in again.headers
+
+
+@pytest.mark.parametrize("accept", ["identity", "br", "gzip;q=0", ""])
+def test_a_client_that_refuses_gzip_gets_the_plain_page(client, shop, accept):
+    response = client.get("/order/ravi", headers={"Accept-Encoding": accept})
+    assert "Content-Encoding" not in response.headers
+    assert "Mango pickle" in response.get_data(as_text=True)
 
 
 def test_a_change_gives_the_page_a_new_etag(app, client, auth, shop):

@@ -9,6 +9,7 @@ as they come, or read them in the captured output of a failure.
 from __future__ import annotations
 
 import collections
+import gzip
 import hashlib
 import http.client
 import os
@@ -101,9 +102,9 @@ class Stack:
     def cache_key(self) -> str:
         return (self.dir / "cache_refresh_key").read_text().strip()
 
-    def cached_file(self, path: str) -> Path:
-        """Where nginx keeps the cached response for ``path`` (levels=1:2, keyed by the URI)."""
-        digest = hashlib.md5(path.encode()).hexdigest()
+    def cached_file(self, path: str, encoding: str) -> Path:
+        """Where nginx keeps its ``encoding`` copy of ``path`` (levels=1:2, keyed by the URI and encoding)."""
+        digest = hashlib.md5(f"{path}:{encoding}".encode()).hexdigest()
         return self.dir / "cache" / digest[-1] / digest[-3:-1] / digest
 
     def up(self) -> None:
@@ -393,21 +394,50 @@ def test_storefront_is_served_from_nginx_and_revalidates_with_etag(stack):
     assert not_modified.status_code == 304
 
 
-def test_bypass_skips_the_cache_and_leaves_it_alone_refresh_replaces_it(stack):
-    requests.get(f"{BASE}/order/demo", headers=stack.refresh())
-    cached = stack.cached_file("/order/demo")
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_bypass_skips_the_cache_and_leaves_it_alone_refresh_replaces_it(stack, encoding):
+    accept = {"Accept-Encoding": encoding}
+    requests.get(f"{BASE}/order/demo", headers={**stack.refresh(), **accept})
+    cached = stack.cached_file("/order/demo", encoding)
     before = cached.stat()
     for _ in range(3):
-        bypassed = requests.get(f"{BASE}/order/demo", headers=stack.bypass())
+        bypassed = requests.get(f"{BASE}/order/demo", headers={**stack.bypass(), **accept})
         assert bypassed.status_code == 200
         assert bypassed.headers["X-Cache"] == "BYPASS"
     # nginx stores a response in a new file and renames it over the old one.
     assert cached.stat().st_ino == before.st_ino
-    refreshed = requests.get(f"{BASE}/order/demo", headers=stack.refresh())
+    refreshed = requests.get(f"{BASE}/order/demo", headers={**stack.refresh(), **accept})
     assert refreshed.headers["X-Cache"] == "BYPASS"
     assert cached.stat().st_ino != before.st_ino
-    wrong_key = requests.get(f"{BASE}/order/demo", headers={"X-Cache-Bypass": "guess"})
+    wrong_key = requests.get(f"{BASE}/order/demo", headers={"X-Cache-Bypass": "guess", **accept})
     assert wrong_key.headers["X-Cache"] in ("HIT", "UPDATING", "REVALIDATED", "EXPIRED")
+
+
+def _raw_get(path: str, headers: dict) -> http.client.HTTPResponse:
+    """A GET whose body is read as sent (requests would decompress it)."""
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.body = response.read()
+    conn.close()
+    return response
+
+
+def test_nginx_keeps_a_gzipped_and_a_plain_copy_and_compresses_nothing_itself(stack):
+    plain = _raw_get("/order/demo", {})
+    for accept in ("gzip, deflate, br, zstd", "gzip"):
+        _raw_get("/order/demo", {"Accept-Encoding": accept})
+        zipped = _raw_get("/order/demo", {"Accept-Encoding": accept})
+        assert zipped.getheader("X-Cache") in ("HIT", "UPDATING", "REVALIDATED")
+        assert zipped.getheader("Content-Encoding") == "gzip"
+        # nginx's own gzip would stream the body chunked, without a length:
+        # this is the app's gzipped page, stored as it came.
+        assert int(zipped.getheader("Content-Length")) == len(zipped.body)
+        assert gzip.decompress(zipped.body) == plain.body
+    again = _raw_get("/order/demo", {})
+    assert again.getheader("X-Cache") in ("HIT", "UPDATING", "REVALIDATED")
+    assert again.getheader("Content-Encoding") is None
+    assert again.body == plain.body
 
 
 def test_store_stays_open_while_the_app_tier_is_down(stack):
@@ -444,15 +474,18 @@ class Freshness:
         self.seen: list[tuple[float, int, frozenset, frozenset, frozenset, str]] = []
         self.done = threading.Event()
 
-    def read(self) -> None:
+    def read(self, encoding: str) -> None:
+        """Read the store until done, as a client taking ``encoding`` (gzip or identity)."""
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
         deadline = time.monotonic() + 300
         while not self.done.is_set() and time.monotonic() < deadline:
             started = time.monotonic()
-            conn.request("GET", f"/order/{self.slug}")
+            conn.request("GET", f"/order/{self.slug}", headers={"Accept-Encoding": encoding})
             response = conn.getresponse()
-            body = response.read().decode()
+            body = response.read()
             assert response.status == 200
+            assert response.getheader("Content-Encoding", "identity") == encoding
+            body = (gzip.decompress(body) if encoding == "gzip" else body).decode()
             fresh = [int(n) for n in re.findall(r"Fresh (\d+)", body)]
             self.seen.append((
                 started,
@@ -499,8 +532,8 @@ def _add_product(session, token, name, stock) -> int:
 
 
 def test_every_change_reaches_every_customer_within_a_second(stack):
-    """200 changes (edits, toggles, new products, sell-outs) while two readers
-    hammer the store through nginx: no response started more than 1 s after
+    """200 changes (edits, toggles, new products, sell-outs) while two readers (one taking gzip,
+    one not) hammer the store through nginx: no response started more than 1 s after
     a change's request was sent misses that change."""
     slug = f"fresh{int(time.time() * 1000) % 10**8}"
     session = requests.Session()
@@ -518,7 +551,8 @@ def test_every_change_reaches_every_customer_within_a_second(stack):
     selling = [_add_product(session, token, f"Last one {i}", 1) for i in range(50)]
 
     fresh = Freshness(slug)
-    readers = [threading.Thread(target=fresh.read) for _ in range(2)]
+    # A browser and a client that takes no gzip: nginx keeps a copy for each.
+    readers = [threading.Thread(target=fresh.read, args=(encoding,)) for encoding in ("gzip", "identity")]
     for reader in readers:
         reader.start()
     time.sleep(1)

@@ -47,12 +47,17 @@ def store(slug: str):
     page = catalog.storefront_page(slug, _render_store)
     if page is None:
         abort(404)
-    unchanged = request.if_none_match.contains(page.etag)
-    response = make_response(b"" if unchanged else page.body, 304 if unchanged else 200)
+    gzipped = request.accept_encodings["gzip"] > 0
+    body, etag = page.encoded(gzipped)
+    unchanged = request.if_none_match.contains(etag)
+    response = make_response(b"" if unchanged else body, 304 if unchanged else 200)
+    if gzipped and not unchanged:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
     # Browsers revalidate every time and get a 304 while nothing changed; the
     # shared cache in front (nginx) keeps its own copy regardless.
     response.headers["Cache-Control"] = "no-cache"
-    response.set_etag(page.etag)
+    response.set_etag(etag)
     return response
 
 
