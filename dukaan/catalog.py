@@ -181,7 +181,7 @@ class Page:
     @cached_property
     def gzipped(self) -> bytes:
         # Once per page, rather than by nginx on every response.
-        return gzip.compress(self.body, compresslevel=9, mtime=0)
+        return gzip.compress(self.body, compresslevel=6, mtime=0)
 
     def encoded(self, gzipped: bool) -> tuple[bytes, str]:
         """(the bytes, their ETag), gzipped or plain. The two ETags differ, as their bytes do."""

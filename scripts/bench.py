@@ -4,12 +4,14 @@ Builds the native stack (scripts/stack) on its own database, Redis db and
 ports, loads a store of 50 products (``--products 500`` for a large one) and
 measures with wrk, every run bounded in time, in one go so the ratios are fair:
 
-- ceilings: a small static file from nginx; ``/livez`` (no database, no cache)
-  through the same nginx and gunicorn;
+- ceilings: a small static file from nginx (the 266-byte favicon); ``/livez``
+  (no database, no cache) through the same nginx and gunicorn;
 - the storefront as customers get it, through nginx (its shared cache), warm;
 - the storefront's path through the app, the fragment cache warm, nginx's
   cache bypassed and left alone (``X-Cache-Bypass`` with the refresh key);
 - the storefront with every cache off (``STOREFRONT_CACHE=off``, bypassed);
+- each storefront figure twice: as wrk asks (no compression) and as a
+  browser asks (``Accept-Encoding: gzip``, the page's gzipped copy);
 - each at 1 and 50 connections, each run repeated (median reported);
 - a burst of 100 requests, 10 at a time (wall time).
 
@@ -107,21 +109,31 @@ def stack(action: str, cache: bool = True) -> None:
             print(line)
 
 
-def get(path: str, headers: dict | None = None) -> tuple[int, bytes]:
+def check_variants(store: str, bypass: dict, gzip: dict) -> None:
+    """Each storefront row measures what it says: nginx's copy or the app, gzipped or plain."""
+    for headers, cache, encoding in (({}, "HIT", None), (gzip, "HIT", "gzip"),
+                                     (bypass, "BYPASS", None), (bypass | gzip, "BYPASS", "gzip")):
+        get(store, headers)  # fills nginx's copy
+        status, response, _ = get(store, headers)
+        found = (status, response["X-Cache"], response["Content-Encoding"])
+        assert found == (200, cache, encoding), f"{headers}: got {found}"
+
+
+def get(path: str, headers: dict | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
     try:
         conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
-        return response.status, response.read()
+        return response.status, response.headers, response.read()
     finally:
         conn.close()
 
 
-def wrk(wrk_bin: str, path: str, connections: int, seconds: int, bypass: bool) -> dict:
+def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict) -> dict:
     args = [wrk_bin, f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
             "--timeout", "5s"]
-    if bypass:
-        args += ["-H", "%s: %s" % bypass_header()]
+    for header in headers.items():
+        args += ["-H", "%s: %s" % header]
     out = sh(args + [f"http://127.0.0.1:{PORT}{path}"], quiet=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {p: _ms(re.search(rf"^\s+{p}%\s+([\d.]+\w+)", out, re.M).group(1)) for p in ("50", "99")}
@@ -138,8 +150,7 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def burst(path: str, bypass: bool, total: int = 100, at_once: int = 10) -> dict:
-    headers = dict([bypass_header()]) if bypass else {}
+def burst(path: str, headers: dict, total: int = 100, at_once: int = 10) -> dict:
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(at_once) as pool:
         statuses = list(pool.map(lambda _: get(path, headers)[0], range(total)))
@@ -156,15 +167,16 @@ def median_run(runs: list[dict]) -> dict:
 
 
 def measure(wrk_bin, targets, repeat, seconds, results) -> None:
-    for name, path, bypass in targets:
+    """Each target is (name, path, request headers)."""
+    for name, path, headers in targets:
         for connections in (1, 50):
-            wrk(wrk_bin, path, connections, 1, bypass)  # warm-up
-            runs = [wrk(wrk_bin, path, connections, seconds, bypass) for _ in range(repeat)]
+            wrk(wrk_bin, path, connections, 1, headers)  # warm-up
+            runs = [wrk(wrk_bin, path, connections, seconds, headers) for _ in range(repeat)]
             results[f"{name}@{connections}"] = median_run(runs)
             figure = results[f"{name}@{connections}"]
             print(f"  {name:<22} c={connections:<3} {figure['rps']:>9.0f} req/s  "
                   f"p50 {figure['p50_ms']:.2f} ms  p99 {figure['p99_ms']:.2f} ms  errors {figure['errors']}")
-        bursts = [burst(path, bypass) for _ in range(repeat)]
+        bursts = [burst(path, headers) for _ in range(repeat)]
         results[f"{name}:burst"] = median_run(bursts)
 
 
@@ -184,19 +196,25 @@ def main() -> int:
     fresh_data(options.products)
     try:
         stack("up", cache=True)
-        status, body = get(store)
+        status, _, body = get(store)
         assert status == 200 and body.count(b'class="item') >= 1, "the bench store did not render"
-        static = re.search(rb'href="(/static/css/[^"]+)"', body).group(1).decode()
+        static = re.search(rb'href="(/static/icons/favicon[^"]+)"', body).group(1).decode()
+        bypass, gzip = dict([bypass_header()]), {"Accept-Encoding": "gzip"}
+        check_variants(store, bypass, gzip)
         measure(wrk_bin, [
-            ("static file (nginx)", static, False),
-            ("/livez (app)", "/livez", False),
-            ("storefront (nginx)", store, False),
-            ("storefront (app)", store, True),
+            ("static file (nginx)", static, {}),
+            ("/livez (app)", "/livez", {}),
+            ("storefront (nginx)", store, {}),
+            ("storefront (nginx, gzip)", store, gzip),
+            ("storefront (app)", store, bypass),
+            ("storefront (app, gzip)", store, bypass | gzip),
         ], options.repeat, options.seconds, results)
         stack("down")
         stack("up", cache=False)
-        measure(wrk_bin, [("storefront (no cache)", store, True)],
-                options.repeat, options.seconds, results)
+        measure(wrk_bin, [
+            ("storefront (no cache)", store, bypass),
+            ("storefront (no cache, gzip)", store, bypass | gzip),
+        ], options.repeat, options.seconds, results)
     finally:
         stack("down")
 
@@ -211,13 +229,15 @@ def main() -> int:
 TARGETS = {
     # figure: (ceiling, at least this share of it)
     "storefront (nginx)@50": ("static file (nginx)@50", 0.30),
+    "storefront (nginx, gzip)@50": ("static file (nginx)@50", 0.30),
     "storefront (app)@50": ("/livez (app)@50", 0.80),
+    "storefront (app, gzip)@50": ("/livez (app)@50", 0.80),
     "storefront (no cache)@50": ("/livez (app)@50", 0.10),
+    "storefront (no cache, gzip)@50": ("/livez (app)@50", 0.10),
 }
 
 
 def report(results: dict, options) -> None:
-    static, livez = results["static file (nginx)@50"]["rps"], results["/livez (app)@50"]["rps"]
     print(f"\n{options.products} products, medians of {options.repeat} runs of {options.seconds} s:\n")
     print("| what | conns | req/s | p50 ms | p99 ms | errors | vs static | vs /livez |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -240,7 +260,6 @@ def report(results: dict, options) -> None:
         ratio = results[figure]["rps"] / results[ceiling]["rps"]
         verdict = "met" if ratio >= share else "MISSED"
         print(f"  {figure}: {ratio:.1%} of {ceiling} (target {share:.0%}): {verdict}")
-    del static, livez
 
 
 if __name__ == "__main__":
