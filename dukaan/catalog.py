@@ -293,14 +293,70 @@ def _from_database(slug: str) -> Storefront | None:
 
 
 def forget(slug: str) -> None:
-    """Delete the cached catalogue of one store now, and outdate any copy being stored."""
-    # No timeout: the version must outlive every entry stored under it. When
-    # the cache is unreachable one failed (and logged) call is enough.
-    if _cache_call("set", version_key(slug), secrets.token_hex(8), timeout=0):
-        _cache_call("delete", cache_key(slug))
+    """Delete the cached catalogue of one store now, and outdate any copy being stored.
+
+    If the cache cannot be reached, its entries stay under the old version,
+    and every process would take them up again the moment it is back: the
+    new version is then written by a background retry, as soon as it can be.
+    """
+    if not _new_version(slug):
+        current_app.extensions[PENDING].add(slug)
     # This process sees its own change at once, trust window or not.
     _memo().drop(slug)
     refresh_shared_cache(slug)
+
+
+def _new_version(slug: str) -> bool:
+    # No timeout: the version must outlive every entry stored under it.
+    if not _cache_call("set", version_key(slug), secrets.token_hex(8), timeout=0):
+        return False
+    _cache_call("delete", cache_key(slug))
+    return True
+
+
+PENDING = "dukaan.storefront_versions_pending"
+# How often a version that could not be written is tried again.
+VERSION_RETRY_SECONDS = 1.0
+
+
+class _PendingVersions:
+    """Stores whose new version could not be written yet, and the one thread that retries them."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        # How many changes each store has waiting: a change that comes in
+        # while a retry is under way keeps its store on the list.
+        self.slugs: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, slug: str) -> None:
+        with self.lock:
+            self.slugs[slug] = self.slugs.get(slug, 0) + 1
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._retry, name="storefront-versions",
+                                               daemon=True)
+                self.thread.start()
+
+    def _retry(self) -> None:
+        while True:
+            time.sleep(VERSION_RETRY_SECONDS)
+            with self.lock:
+                waiting = dict(self.slugs)
+            with self.app.app_context():
+                for slug, changes in waiting.items():
+                    if _new_version(slug):
+                        log.info("storefront cache reachable again: %s has its new version", slug)
+                        # Processes may have refilled the shared cache from
+                        # the old entries meanwhile.
+                        refresh_shared_cache(slug)
+                        with self.lock:
+                            if self.slugs.get(slug) == changes:
+                                del self.slugs[slug]
+            with self.lock:
+                if not self.slugs:
+                    self.thread = None
+                    return
 
 
 # A fill of the shared cache that read the database before a change can land
@@ -411,8 +467,10 @@ def _after_rollback(session: Session) -> None:
 
 
 def init_app(app) -> None:
-    """Give ``app`` its page memo and hook the invalidation into every SQLAlchemy session (idempotent)."""
+    """Give ``app`` its page memo and version retries, and hook the invalidation into every
+    SQLAlchemy session (idempotent)."""
     app.extensions[PAGES] = _PageMemo()
+    app.extensions[PENDING] = _PendingVersions(app)
     for name, listener in (
         ("after_flush", _after_flush),
         ("after_commit", _after_commit),

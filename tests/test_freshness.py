@@ -4,6 +4,7 @@ is never older than the store's version in the cache."""
 
 import gzip
 import threading
+import time
 
 import pytest
 
@@ -194,3 +195,38 @@ def test_the_trust_window_is_capped_below_the_second_shared_cache_refresh(monkey
 
     monkeypatch.setenv("STOREFRONT_PAGE_TRUST_SECONDS", "5")
     assert DevelopmentConfig().STOREFRONT_PAGE_TRUST_SECONDS < catalog.REFRESH_AGAIN_AFTER
+
+
+def test_a_version_the_cache_would_not_take_is_written_once_it_can_be(app, client, auth, shop,
+                                                                     monkeypatch):
+    """The cache refuses the new version at the commit (unreachable for a moment) and takes
+    everything else: the old catalogue is served until a background retry writes it."""
+    assert "Garlic chutney" in client.get("/order/ravi").get_data(as_text=True)
+    key = catalog.version_key("ravi")
+    with app.app_context():
+        old_version = cache.get(key)
+        real_set = cache.set
+    reachable = threading.Event()
+
+    def set_unless_unreachable(name, *args, **kwargs):
+        if name == key and not reachable.is_set():
+            raise ConnectionError("Redis is unreachable")
+        return real_set(name, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", set_unless_unreachable)
+    monkeypatch.setattr(catalog, "VERSION_RETRY_SECONDS", 0.05)
+    auth.login()
+    auth.post(f"/dashboard/products/{shop['chutney']}/availability", {"available": "no"}, htmx=True)
+    time.sleep(0.2)  # a few failed retries
+    with app.app_context():
+        assert cache.get(key) == old_version
+    assert "Garlic chutney" in client.get("/order/ravi").get_data(as_text=True)  # the stale copy
+
+    reachable.set()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and app.extensions[catalog.PENDING].slugs:
+        time.sleep(0.02)
+    with app.app_context():
+        assert cache.get(key) != old_version
+    assert app.extensions[catalog.PENDING].thread is None
+    assert "Garlic chutney" not in client.get("/order/ravi").get_data(as_text=True)
