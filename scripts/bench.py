@@ -12,6 +12,7 @@ measures with wrk, every run bounded in time, in one go so the ratios are fair:
 - the storefront with every cache off (``STOREFRONT_CACHE=off``, bypassed);
 - each storefront figure twice: as wrk asks (no compression) and as a
   browser asks (``Accept-Encoding: gzip``, the page's gzipped copy);
+- the largest file of a first visit (htmx) as a browser asks for it;
 - each at 1 and 50 connections, each run repeated (median reported);
 - a burst of 100 requests, 10 at a time (wall time).
 
@@ -174,7 +175,7 @@ def measure(wrk_bin, targets, repeat, seconds, results) -> None:
             runs = [wrk(wrk_bin, path, connections, seconds, headers) for _ in range(repeat)]
             results[f"{name}@{connections}"] = median_run(runs)
             figure = results[f"{name}@{connections}"]
-            print(f"  {name:<22} c={connections:<3} {figure['rps']:>9.0f} req/s  "
+            print(f"  {name:<32} c={connections:<3} {figure['rps']:>9.0f} req/s  "
                   f"p50 {figure['p50_ms']:.2f} ms  p99 {figure['p99_ms']:.2f} ms  errors {figure['errors']}")
         bursts = [burst(path, headers) for _ in range(repeat)]
         results[f"{name}:burst"] = median_run(bursts)
@@ -199,6 +200,7 @@ def main() -> int:
         status, _, body = get(store)
         assert status == 200 and body.count(b'class="item') >= 1, "the bench store did not render"
         static = re.search(rb'href="(/static/icons/favicon[^"]+)"', body).group(1).decode()
+        htmx = re.search(rb'src="(/static/vendor/htmx[^"]+)"', body).group(1).decode()
         bypass, gzip = dict([bypass_header()]), {"Accept-Encoding": "gzip"}
         check_variants(store, bypass, gzip)
         measure(wrk_bin, [
@@ -208,6 +210,7 @@ def main() -> int:
             ("storefront (nginx, gzip)", store, gzip),
             ("storefront (app)", store, bypass),
             ("storefront (app, gzip)", store, bypass | gzip),
+            ("htmx.js, 1st visit (nginx, gzip)", htmx, gzip),
         ], options.repeat, options.seconds, results)
         stack("down")
         stack("up", cache=False)

@@ -2,6 +2,8 @@
 deployment as the native stack: one nginx config, one gunicorn config, one
 set of environment variables."""
 
+import gzip
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -121,3 +123,33 @@ def test_nginx_refuses_an_empty_cache_key(tmp_path, key, accepted):
     assert (result.returncode == 0) == accepted, result.stderr
     if not accepted:
         assert 'conflicting parameter ""' in result.stderr
+
+
+def test_gzip_static_copies_static_with_a_gzipped_twin_of_each_text_file(tmp_path):
+    """Run as the nginx image runs it: POSIX sh, twice (a restart replaces the copy)."""
+    env = {"PATH": os.environ["PATH"], "DUKAAN_STATIC_SOURCE": str(ROOT / "static"),
+           "DUKAAN_STATIC_ROOT": str(tmp_path / "www")}
+    for _ in range(2):
+        result = subprocess.run([_tool("dash"), str(ROOT / "nginx/gzip-static.sh")], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+    served = tmp_path / "www/static"
+    sources = [p for p in (ROOT / "static").rglob("*") if p.is_file()]
+    assert sources
+    for source in sources:
+        copy = served / source.relative_to(ROOT / "static")
+        assert copy.read_bytes() == source.read_bytes()
+        twin = copy.with_name(copy.name + ".gz")
+        if source.suffix in (".css", ".js", ".svg", ".html"):
+            assert gzip.decompress(twin.read_bytes()) == source.read_bytes()
+        else:
+            assert not twin.exists()
+    assert sorted(p.name for p in tmp_path.joinpath("www").iterdir()) == ["static"]
+
+
+def test_compose_nginx_runs_gzip_static_at_start():
+    compose_file = (ROOT / "docker-compose.yml").read_text()
+    assert "./nginx/gzip-static.sh:/docker-entrypoint.d/40-dukaan-gzip-static.sh:ro" in compose_file
+    assert "DUKAAN_STATIC_SOURCE: /srv/static" in compose_file
+    assert "./static:/srv/static:ro" in compose_file
+    assert os.access(ROOT / "nginx/gzip-static.sh", os.X_OK)  # the entrypoint skips it otherwise
