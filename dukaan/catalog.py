@@ -306,11 +306,11 @@ def forget(slug: str) -> None:
     refresh_shared_cache(slug)
 
 
-def _new_version(slug: str) -> bool:
+def _new_version(slug: str, quiet: bool = False) -> bool:
     # No timeout: the version must outlive every entry stored under it.
-    if not _cache_call("set", version_key(slug), secrets.token_hex(8), timeout=0):
+    if not _cache_call("set", version_key(slug), secrets.token_hex(8), timeout=0, quiet=quiet):
         return False
-    _cache_call("delete", cache_key(slug))
+    _cache_call("delete", cache_key(slug), quiet=quiet)
     return True
 
 
@@ -331,6 +331,8 @@ class _PendingVersions:
         self.thread: threading.Thread | None = None
 
     def add(self, slug: str) -> None:
+        log.warning("storefront cache: %s keeps its old version for now; retrying every %s s",
+                    slug, VERSION_RETRY_SECONDS)
         with self.lock:
             self.slugs[slug] = self.slugs.get(slug, 0) + 1
             if self.thread is None:
@@ -345,7 +347,7 @@ class _PendingVersions:
                 waiting = dict(self.slugs)
             with self.app.app_context():
                 for slug, changes in waiting.items():
-                    if _new_version(slug):
+                    if _new_version(slug, quiet=True):  # add() said it once
                         log.info("storefront cache reachable again: %s has its new version", slug)
                         # Processes may have refilled the shared cache from
                         # the old entries meanwhile.
@@ -403,11 +405,12 @@ def mark_stale(session: Session, slug: str) -> None:
     session.info.setdefault(STALE_SLUGS, set()).add(slug)
 
 
-def _cache_call(method: str, *args, **kwargs):
+def _cache_call(method: str, *args, quiet: bool = False, **kwargs):
     try:
         return getattr(cache, method)(*args, **kwargs)
     except Exception:  # a cache outage must never fail the request
-        log.warning("storefront cache %s failed for %s", method, args[0], exc_info=True)
+        if not quiet:
+            log.warning("storefront cache %s failed for %s", method, args[0], exc_info=True)
         return None
 
 
