@@ -271,6 +271,35 @@ def _restock(order: Order) -> None:
         catalog.mark_stale(session, order.vendor.slug)
 
 
+class StockMoved(OrderError):
+    """Orders or cancellations changed a product's stock while its vendor was editing it."""
+
+    def __init__(self, seen: int, now: int, wanted: int):
+        self.seen, self.now, self.wanted = seen, now, wanted
+        moved = (f"{seen - now} sold" if now < seen else f"{now - seen} back from cancelled orders")
+        super().__init__(f"Stock changed from {seen} to {now} while you were editing ({moved}). "
+                         f"Save again to set it to {wanted}.")
+
+
+def edit_stock(product: Product, wanted: int, seen: int | None) -> None:
+    """Apply a vendor's stock edit to ``product`` (not committed), with its row locked.
+
+    ``seen`` is the stock the vendor's form was filled with. Left as it was,
+    the stock is not touched: units sold since stay sold (a price edit in the
+    middle of a sale must not put them back on sale). Changed while orders
+    moved the stock, it raises ``StockMoved`` rather than overwrite what they
+    did. Without ``seen`` (a form that does not send it), ``wanted`` is set.
+    """
+    # Orders take stock with UPDATE … WHERE stock >= n: this lock waits for
+    # them and holds them off until the edit commits.
+    db.session.refresh(product, with_for_update=True)
+    if seen is not None and wanted == seen:
+        return
+    if seen is not None and product.stock != seen:
+        raise StockMoved(seen, product.stock, wanted)
+    product.stock = wanted
+
+
 def vendor_orders(vendor_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
     """One page of a vendor's orders, newest first, and how many there are in all."""
     total = db.session.scalar(select(func.count(Order.id)).where(Order.vendor_id == vendor_id))

@@ -1,5 +1,7 @@
 """The product dashboard: listing, adding, editing, toggling and deleting products."""
 
+import re
+import threading
 from decimal import Decimal
 
 import pytest
@@ -610,3 +612,100 @@ def test_only_the_first_product_clears_the_empty_state(app, auth, vendor):
     second = auth.post("/dashboard/products", dict(NEW, name="Papad"), htmx=True).get_data(as_text=True)
     assert "no-products" not in second
     assert "Added Papad." in second[second.index("</form>"):]
+
+
+# --- stock edits while orders come in ----------------------------------------
+
+
+def _sell(app, vendor_id, product_id, quantity):
+    with app.app_context():
+        ravi = db.session.get(Vendor, vendor_id)
+        orders.place(ravi, {product_id: quantity}, orders.Customer("Asha", "9876543210", "12 MG Road"))
+
+
+def _stock_seen(html: str) -> str:
+    return re.search(r'name="stock_seen" type="hidden" value="(\d*)"', html).group(1)
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_an_edit_that_leaves_stock_alone_keeps_the_units_sold_meanwhile(app, client, auth, vendor, htmx):
+    """The vendor opens the form at stock 10, 3 sell, the vendor saves a new price: stock stays 7."""
+    product_id = make_product(app, vendor, name="Mango pickle", price="120", stock=10)
+    form = client.get(f"/dashboard/products/{product_id}/edit", headers=HX if htmx else {})
+    assert _stock_seen(form.get_data(as_text=True)) == "10"
+    _sell(app, vendor, product_id, 3)
+    response = auth.post(f"/dashboard/products/{product_id}",
+                         dict(EDIT, stock="10", stock_seen="10"), htmx=htmx)
+    assert response.status_code == (200 if htmx else 303)
+    state = product_state(app, product_id)
+    assert (state["price"], state["stock"]) == (Decimal("135.00"), 7)
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_stock_edit_that_crossed_an_order_is_refused_then_saved_on_purpose(app, auth, vendor, htmx):
+    product_id = make_product(app, vendor, name="Mango pickle", price="120", stock=10)
+    _sell(app, vendor, product_id, 3)
+    refused = auth.post(f"/dashboard/products/{product_id}",
+                        dict(EDIT, stock="20", stock_seen="10"), htmx=htmx)
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert ("Stock changed from 10 to 7 while you were editing (3 sold). Save again to set it to 20."
+            in html)
+    assert _stock_seen(html) == "7"
+    assert 'value="20"' in html  # what the vendor typed is kept
+    if htmx:
+        assert html.strip().startswith(f'<tr id="product-{product_id}" class="editing"')
+    state = product_state(app, product_id)
+    assert (state["stock"], state["price"]) == (7, Decimal("120.00"))  # nothing saved
+
+    again = auth.post(f"/dashboard/products/{product_id}", dict(EDIT, stock="20", stock_seen="7"),
+                      htmx=htmx)
+    assert again.status_code == (200 if htmx else 303)
+    assert product_state(app, product_id)["stock"] == 20
+
+
+def test_a_stock_edit_that_crossed_a_cancellation_names_it(app, auth, vendor):
+    product_id = make_product(app, vendor, stock=10)
+    refused = auth.post(f"/dashboard/products/{product_id}", dict(EDIT, stock="5", stock_seen="8"),
+                        htmx=True)
+    assert refused.status_code == 409
+    assert "(2 back from cancelled orders)" in refused.get_data(as_text=True)
+    assert product_state(app, product_id)["stock"] == 10
+
+
+@pytest.mark.parametrize("seen", ["", "junk", "-1", "1e9", "9" * 40])
+def test_without_a_readable_stock_seen_the_typed_stock_is_set(app, auth, vendor, seen):
+    product_id = make_product(app, vendor, stock=10)
+    response = auth.post(f"/dashboard/products/{product_id}", dict(EDIT, stock="4", stock_seen=seen),
+                         htmx=True)
+    assert response.status_code == 200
+    assert product_state(app, product_id)["stock"] == 4
+
+
+@pytest.mark.postgres
+def test_price_edits_during_a_sale_lose_no_sold_unit(app, client, auth, vendor):
+    """Orders and price edits (stock left as the form showed it) at once, on PostgreSQL:
+    the stock ends at what the orders left, not at the number in the vendor's form."""
+    product_id = make_product(app, vendor, name="Mango pickle", price="120", stock=100)
+    data = dict(EDIT, stock="100", stock_seen="100")
+    sold = []
+
+    def buy():
+        with app.app_context():
+            ravi = db.session.get(Vendor, vendor)
+            orders.place(ravi, {product_id: 1}, orders.Customer("Asha", "9876543210", "Pune"))
+            sold.append(1)
+
+    def edit(i):
+        assert auth.post(f"/dashboard/products/{product_id}", dict(data, price=f"{100 + i}.00"),
+                         htmx=True).status_code == 200
+
+    threads = [threading.Thread(target=buy) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for i in range(10):
+        edit(i)
+    for thread in threads:
+        thread.join()
+    assert len(sold) == 30
+    assert product_state(app, product_id)["stock"] == 70

@@ -11,6 +11,7 @@ from wtforms.validators import (
     Optional,
     ValidationError,
 )
+from wtforms.widgets import HiddenInput
 
 from ..forms import storable, strip
 from ..models import OrderStatus
@@ -52,13 +53,23 @@ class ProductForm(FlaskForm):
     description = TextAreaField(
         "Description", filters=[strip], validators=[Optional(), Length(max=2000), storable]
     )
+    # The stock the form was filled with (see orders.edit_stock).
+    stock_seen = StringField(widget=HiddenInput())
+
+    def fill_stock_seen(self, stock: int) -> None:
+        self.stock_seen.data = str(stock)
+
+    @property
+    def seen_stock(self) -> int | None:
+        """The stock the form was filled with; None if it did not say (or said nonsense)."""
+        value = (self.stock_seen.data or "").strip()
+        return int(value) if value.isdigit() and len(value) <= 9 else None
 
     def apply_to(self, product) -> None:
-        """Copy the validated fields onto ``product``."""
+        """Copy the validated fields but stock onto ``product`` (stock: orders.edit_stock)."""
         product.name = self.name.data
         product.price = self.price.data
         product.mrp = self.mrp.data
-        product.stock = self.stock.data
         product.description = self.description.data or ""
 
     def validate_price(self, field):
@@ -76,6 +87,7 @@ class NewProductForm(ProductForm):
 
     def apply_to(self, product) -> None:
         super().apply_to(product)
+        product.stock = self.stock.data
         product.available = self.available.data
 
 

@@ -123,14 +123,14 @@ def product(product_id: int):
     product = own(Product, product_id)
     if is_htmx():
         return render("dashboard/_product_row.html", product=product)
-    return render("dashboard/edit_product.html", form=ProductForm(obj=product), product=product)
+    return render("dashboard/edit_product.html", form=_edit_form(product), product=product)
 
 
 @bp.get("/products/<int:product_id>/edit")
 def edit_product(product_id: int):
     """htmx: the row as an inline form. Page: the edit form."""
     product = own(Product, product_id)
-    form = ProductForm(obj=product)
+    form = _edit_form(product)
     if is_htmx():
         return render("dashboard/_product_row.html", product=product, edit_form=form)
     return render("dashboard/edit_product.html", form=form, product=product)
@@ -146,12 +146,27 @@ def update_product(product_id: int):
                 "dashboard/_product_row.html", status=422, product=product, edit_form=form
             )
         return render("dashboard/edit_product.html", status=422, form=form, product=product)
+    try:
+        order_rules.edit_stock(product, form.stock.data, seen=form.seen_stock)
+    except order_rules.StockMoved as moved:
+        db.session.rollback()
+        form.stock.errors.append(str(moved))
+        form.fill_stock_seen(moved.now)  # so that saving again sets the typed stock
+        if is_htmx():
+            return render(
+                "dashboard/_product_row.html", status=409, product=product, edit_form=form
+            )
+        return render("dashboard/edit_product.html", status=409, form=form, product=product)
     form.apply_to(product)
     db.session.commit()
     if is_htmx():
         return render("dashboard/_product_row.html", product=product, saved=True)
     flash(f"Saved {product.name}.", "success")
     return redirect(url_for("dashboard.products"), 303)
+
+
+def _edit_form(product: Product) -> ProductForm:
+    return ProductForm(obj=product, stock_seen=str(product.stock))
 
 
 @bp.post("/products/<int:product_id>/availability")
