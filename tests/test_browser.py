@@ -186,6 +186,9 @@ class Session:
         # Let CSS transitions and the row highlights settle, so the picture shows the steady page.
         self.page.wait_for_timeout(150)
         self.page.screenshot(path=self.folder / f"{name}.png", full_page=True)
+        # A full-page screenshot resizes the viewport and back; scrolled down a
+        # phone-sized page, the next click could land off its target until the page scrolls.
+        self.page.evaluate("window.scrollBy(0, 1); window.scrollBy(0, -1)")
 
     def mark(self) -> None:
         """Set a marker on window: it survives until the page reloads."""
@@ -457,6 +460,28 @@ def test_vendor_and_customer_journey(open_session, live_server, size):
     # 40 - 1 (first order) - 4 (second) + 4 (cancelled) = 39
     expect(product_row(page, "Masala chai (250 g)").locator('td[data-label="Stock"]')).to_have_text("39")
     expect(product_row(page, "Ginger biscuits").locator('td[data-label="Stock"]')).to_have_text("27")
+
+    # The vendor starts a stock edit; a customer buys one meanwhile. The save is refused
+    # with what happened, keeps what the vendor typed, and a second save sets it.
+    product_row(page, "Masala chai (250 g)").get_by_role("link", name="Edit Masala chai (250 g)").click()
+    editing = page.locator("tr.editing")
+    editing.get_by_label("Stock").fill("50")
+    customer.go(store_url.removeprefix(live_server.url))
+    shop.locator(".item", has_text="Masala chai (250 g)").get_by_label("Quantity").fill("1")
+    shop.get_by_label("Your name").fill("Asha Iyer")
+    shop.get_by_label("Phone").fill("9876501234")
+    shop.get_by_label("Delivery address").fill("7 Lake Road, Chennai")
+    shop.get_by_role("button", name="Place order").click()
+    expect(shop.get_by_role("heading", level=1)).to_have_text("Order #3")
+    with vendor.watch.expecting(409):
+        editing.get_by_role("button", name="Save").click()
+        expect(editing.locator("small.error")).to_have_text(
+            "Stock changed from 39 to 38 while you were editing (1 sold). Save again to set it to 50.")
+    expect(page.locator("tr.editing").get_by_label("Stock")).to_have_value("50")
+    vendor.shot("24-product-stock-moved")
+    page.locator("tr.editing").get_by_role("button", name="Save").click()
+    expect(page.locator("tr.editing")).to_have_count(0)
+    expect(product_row(page, "Masala chai (250 g)").locator('td[data-label="Stock"]')).to_have_text("50")
 
     # The customer's bookmarked page shows the new status.
     shop.goto(confirmation_url)
