@@ -276,6 +276,19 @@ def test_vendor_and_customer_journey(open_session, live_server, size):
     vendor.shot("04-products-empty")
     vendor.mark()
 
+    # A product added by mistake and deleted: the empty state comes back.
+    form = page.locator("#product-form")
+    form.get_by_label("Name").fill("Test item")
+    form.get_by_label("Price (₹)").fill("1")
+    form.get_by_label("Stock").fill("1")
+    form.get_by_role("button", name="Add product").click()
+    expect(product_row(page, "Test item")).to_be_visible()
+    expect(page.locator("#no-products")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    product_row(page, "Test item").get_by_role("button", name="Delete Test item").click()
+    expect(page.locator("#no-products")).to_contain_text("No products yet — add your first")
+    expect(page.locator("#product-rows tr")).to_have_count(1)
+
     # Three products, added without leaving the page.
     products = [("Masala chai (250 g)", "180", "220", "40"),
                 ("Samosa, box of 6", "120", "", "3"),

@@ -434,11 +434,22 @@ def test_toggle_needs_the_csrf_token(app, client, vendor):
 def test_delete_over_htmx_returns_an_empty_body(app, auth, vendor):
     """An empty 200 swapped over the row removes it."""
     product_id = make_product(app, vendor)
+    make_product(app, vendor, name="Papad")
     response = auth.post(f"/dashboard/products/{product_id}/delete", htmx=True)
     assert response.status_code == 200
     assert response.get_data() == b""
     assert product_state(app, product_id) is None
     assert varies_on_htmx(response)
+
+
+def test_deleting_the_last_product_over_htmx_brings_back_the_empty_state(app, client, auth, vendor, other):
+    product_id = make_product(app, vendor)
+    response = auth.post(f"/dashboard/products/{product_id}/delete", htmx=True)
+    assert response.status_code == 200
+    row = response.get_data(as_text=True).strip()
+    assert row.startswith('<tr id="no-products">') and "No products yet" in row
+    # The same row as the page shows (another vendor's product does not count).
+    assert row in client.get("/dashboard/products").get_data(as_text=True)
 
 
 def test_delete_as_a_page_redirects_to_the_list(app, client, auth, vendor):

@@ -106,9 +106,7 @@ def add_product():
     db.session.add(product)
     db.session.commit()
     if is_htmx():
-        first = db.session.scalar(
-            select(func.count(Product.id)).where(Product.vendor_id == current_user.id)
-        ) == 1
+        first = _product_count() == 1
         return render(
             "dashboard/_product_added.html", product=product, form=NewProductForm(formdata=None),
             first=first,
@@ -195,9 +193,17 @@ def delete_product(product_id: int):
     db.session.delete(product)
     db.session.commit()
     if is_htmx():
+        if _product_count() == 0:  # the empty state takes the last row's place
+            return render("dashboard/_no_products.html")
         return empty(200)  # swapped over the row's outerHTML, it removes the row
     flash(f"Removed {name} from your store.", "success")
     return redirect(url_for("dashboard.products"), 303)
+
+
+def _product_count() -> int:
+    return db.session.scalar(
+        select(func.count(Product.id)).where(Product.vendor_id == current_user.id)
+    )
 
 
 # --- orders -------------------------------------------------------------------
