@@ -284,16 +284,17 @@ class StockMoved(OrderError):
 def edit_stock(product: Product, wanted: int, seen: int | None) -> None:
     """Apply a vendor's stock edit to ``product`` (not committed), with its row locked.
 
-    ``seen`` is the stock the vendor's form was filled with. Left as it was,
-    the stock is not touched: units sold since stay sold (a price edit in the
-    middle of a sale must not put them back on sale). Changed while orders
-    moved the stock, it raises ``StockMoved`` rather than overwrite what they
-    did. Without ``seen`` (a form that does not send it), ``wanted`` is set.
+    ``seen`` is the stock the vendor's form was filled with. Left as it was
+    (or set to what it is now), the stock is not touched: units sold since
+    stay sold (a price edit in the middle of a sale must not put them back on
+    sale). Changed while orders moved the stock, it raises ``StockMoved``
+    rather than overwrite what they did. Without ``seen`` (a form that does
+    not send it), ``wanted`` is set.
     """
     # Orders take stock with UPDATE … WHERE stock >= n: this lock waits for
     # them and holds them off until the edit commits.
     db.session.refresh(product, with_for_update=True)
-    if seen is not None and wanted == seen:
+    if seen is not None and wanted in (seen, product.stock):
         return
     if seen is not None and product.stock != seen:
         raise StockMoved(seen, product.stock, wanted)

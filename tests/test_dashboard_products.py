@@ -675,6 +675,14 @@ def test_a_stock_edit_that_crossed_an_order_is_refused_then_saved_on_purpose(app
     assert product_state(app, product_id)["stock"] == 20
 
 
+def test_a_stock_edit_to_the_number_orders_already_left_is_simply_saved(app, auth, vendor):
+    product_id = make_product(app, vendor, stock=7)
+    response = auth.post(f"/dashboard/products/{product_id}", dict(EDIT, stock="7", stock_seen="10"),
+                         htmx=True)
+    assert response.status_code == 200
+    assert product_state(app, product_id)["stock"] == 7
+
+
 def test_a_stock_edit_that_crossed_a_cancellation_names_it(app, auth, vendor):
     product_id = make_product(app, vendor, stock=10)
     refused = auth.post(f"/dashboard/products/{product_id}", dict(EDIT, stock="5", stock_seen="8"),

@@ -56,9 +56,6 @@ class ProductForm(FlaskForm):
     # The stock the form was filled with (see orders.edit_stock).
     stock_seen = StringField(widget=HiddenInput())
 
-    def fill_stock_seen(self, stock: int) -> None:
-        self.stock_seen.data = str(stock)
-
     @property
     def seen_stock(self) -> int | None:
         """The stock the form was filled with; None if it did not say (or said nonsense)."""

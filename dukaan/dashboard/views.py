@@ -149,7 +149,7 @@ def update_product(product_id: int):
     except order_rules.StockMoved as moved:
         db.session.rollback()
         form.stock.errors.append(str(moved))
-        form.fill_stock_seen(moved.now)  # so that saving again sets the typed stock
+        form.stock_seen.data = str(moved.now)  # so that saving again sets the typed stock
         if is_htmx():
             return render(
                 "dashboard/_product_row.html", status=409, product=product, edit_form=form
