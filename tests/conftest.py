@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from config import Config, database_url
-from dukaan import create_app
+from dukaan import create_app, orders
 from dukaan.extensions import db
 from dukaan.models import Product, Vendor
 
@@ -222,6 +222,14 @@ def make_product(app, vendor_id, name="Mango pickle", price="120.00", stock=10,
         db.session.add(product)
         db.session.commit()
         return product.id
+
+
+def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune"):
+    """Place an order at the vendor's store; its id."""
+    with app.app_context():
+        vendor = db.session.get(Vendor, vendor_id)
+        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address))
+        return order.id
 
 
 def product_state(app, product_id):

@@ -5,24 +5,16 @@ import re
 import pytest
 from sqlalchemy import select
 
-from conftest import HX, make_product, make_vendor, product_state
+from conftest import HX, make_product, make_vendor, place, product_state
 from dukaan import orders
 from dukaan.extensions import db
-from dukaan.models import Order, Vendor
+from dukaan.models import Order
 
 
 @pytest.fixture
 def pickle(app, vendor):
     """Ravi's mango pickle: ₹120, 10 in stock."""
     return make_product(app, vendor, name="Mango pickle", price="120.00", stock=10)
-
-
-def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune"):
-    """Place an order at the vendor's store; its id."""
-    with app.app_context():
-        vendor = db.session.get(Vendor, vendor_id)
-        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address))
-        return order.id
 
 
 def set_status(app, order_id, *statuses):

@@ -7,10 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from conftest import HX, make_product, make_vendor, product_state
-from dukaan import orders
+from conftest import HX, make_product, make_vendor, place, product_state
 from dukaan.extensions import db
-from dukaan.models import OrderLine, Product, Vendor
+from dukaan.models import OrderLine, Product
 
 NEW = {"name": "Lime pickle", "price": "85.50", "mrp": "99", "stock": "12",
        "description": "Grandma's recipe.", "available": "y"}
@@ -466,9 +465,7 @@ def test_delete_as_a_page_redirects_to_the_list(app, client, auth, vendor):
 def test_deleting_a_sold_product_keeps_its_order_lines(app, client, auth, vendor):
     """Past orders keep their lines, with the product link set to NULL."""
     product_id = make_product(app, vendor, name="Mango pickle", price="120", stock=5)
-    with app.app_context():
-        ravi = db.session.get(Vendor, vendor)
-        orders.place(ravi, {product_id: 2}, orders.Customer("Asha", "9876543210", "12 MG Road"))
+    place(app, vendor, {product_id: 2}, name="Asha", address="12 MG Road")
     assert auth.post(f"/dashboard/products/{product_id}/delete", htmx=True).status_code == 200
     assert product_state(app, product_id) is None
     with app.app_context():
@@ -628,12 +625,6 @@ def test_only_the_first_product_clears_the_empty_state(app, auth, vendor):
 # --- stock edits while orders come in ----------------------------------------
 
 
-def _sell(app, vendor_id, product_id, quantity):
-    with app.app_context():
-        ravi = db.session.get(Vendor, vendor_id)
-        orders.place(ravi, {product_id: quantity}, orders.Customer("Asha", "9876543210", "12 MG Road"))
-
-
 def _stock_seen(html: str) -> str:
     return re.search(r'name="stock_seen" type="hidden" value="(\d*)"', html).group(1)
 
@@ -644,7 +635,7 @@ def test_an_edit_that_leaves_stock_alone_keeps_the_units_sold_meanwhile(app, cli
     product_id = make_product(app, vendor, name="Mango pickle", price="120", stock=10)
     form = client.get(f"/dashboard/products/{product_id}/edit", headers=HX if htmx else {})
     assert _stock_seen(form.get_data(as_text=True)) == "10"
-    _sell(app, vendor, product_id, 3)
+    place(app, vendor, {product_id: 3})
     response = auth.post(f"/dashboard/products/{product_id}",
                          dict(EDIT, stock="10", stock_seen="10"), htmx=htmx)
     assert response.status_code == (200 if htmx else 303)
@@ -655,7 +646,7 @@ def test_an_edit_that_leaves_stock_alone_keeps_the_units_sold_meanwhile(app, cli
 @pytest.mark.parametrize("htmx", [True, False])
 def test_a_stock_edit_that_crossed_an_order_is_refused_then_saved_on_purpose(app, auth, vendor, htmx):
     product_id = make_product(app, vendor, name="Mango pickle", price="120", stock=10)
-    _sell(app, vendor, product_id, 3)
+    place(app, vendor, {product_id: 3})
     refused = auth.post(f"/dashboard/products/{product_id}",
                         dict(EDIT, stock="20", stock_seen="10"), htmx=htmx)
     assert refused.status_code == 409
@@ -710,10 +701,8 @@ def test_price_edits_during_a_sale_lose_no_sold_unit(app, client, auth, vendor):
     sold = []
 
     def buy():
-        with app.app_context():
-            ravi = db.session.get(Vendor, vendor)
-            orders.place(ravi, {product_id: 1}, orders.Customer("Asha", "9876543210", "Pune"))
-            sold.append(1)
+        place(app, vendor, {product_id: 1})
+        sold.append(1)
 
     def edit(i):
         assert auth.post(f"/dashboard/products/{product_id}", dict(data, price=f"{100 + i}.00"),
