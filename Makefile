@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test bench install clean
+.PHONY: run test test-fast bench install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## The fast tiers (unit and web) on both cores, in well under a minute.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "unit or web" -n 2
 
 ## Sale-day benchmark on the native stack (BENCH_ARGS="--products 500" for a big store).
 bench: install

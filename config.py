@@ -52,10 +52,30 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         # OWASP's minimum for scrypt is N=2^17, r=8, p=1.
         self.PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
+        # The store page's caches (dukaan.storefront_cache).
         self.STOREFRONT_CACHE_TIMEOUT = 15 * 60
-        # How long a process sends its rendered storefront page without asking
-        # the cache whether the store changed (see catalog.storefront_page).
+        # How long a process sends its rendered store page without asking the
+        # cache whether the store changed.
         self.STOREFRONT_PAGE_TRUST_SECONDS = min(float(env.get("STOREFRONT_PAGE_TRUST_SECONDS", "0.1")), 0.25)
+        # Stores whose whole page each process keeps.
+        self.STOREFRONT_MEMO_PAGES = 1000
+        # Single flight: while one request loads a missing catalogue, the others
+        # poll the cache this often, for at most this long, then load it
+        # themselves; a loader that died frees its lock after the last one.
+        self.STOREFRONT_FILL_POLL_SECONDS = 0.01
+        self.STOREFRONT_FILL_WAIT_SECONDS = 2.0
+        self.STOREFRONT_FILL_LOCK_SECONDS = 5
+        # A link with no store behind it is remembered this long.
+        self.STOREFRONT_MISSING_STORE_SECONDS = 10
+        # A new version the cache refused at commit time is tried again this often.
+        self.STOREFRONT_VERSION_RETRY_SECONDS = 1.0
+        # nginx's copy is fetched anew right after a change and once more this
+        # much later (longer than the trust window above).
+        self.SHARED_CACHE_REFRESH_AGAIN_SECONDS = 0.4
+        # Jobs run in the web process (dukaan.jobs): on this many threads, with
+        # at most this many outstanding.
+        self.JOBS_THREADS = 2
+        self.JOBS_QUEUE_LIMIT = 10_000
         # Off only to measure what the cache saves (the benchmark).
         self.STOREFRONT_CACHE = env.get("STOREFRONT_CACHE", "on") != "off"
         # The shared cache in front of the app (nginx), refreshed after every

@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, request
+from jinja2 import MemcachedBytecodeCache
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +22,22 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class _CompiledTemplates(dict):
+    """Templates compiled once per process, for every app in it (the tests make hundreds):
+    the dict Jinja's memcached bytecode cache writes to. Jinja checks each entry
+    against its template's source, so an edited template is compiled again."""
+
+    def set(self, key: str, value: bytes, timeout: int | None = None) -> None:
+        self[key] = value
+
+
+JINJA_OPTIONS = {
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "bytecode_cache": MemcachedBytecodeCache(_CompiledTemplates()),
+}
+
+
 def create_app(config: object | None = None) -> Flask:
     """Build the app from ``config`` (default: the one the environment names)."""
     app = Flask(
@@ -30,6 +46,7 @@ def create_app(config: object | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
+    app.jinja_options = {**app.jinja_options, **JINJA_OPTIONS}
     if config is None:
         from config import from_environment
 
@@ -90,7 +107,7 @@ def register_static_versions(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from . import catalog
+    from . import jobs, storefront_cache
     from .extensions import cache, csrf, db, login, migrate
     from .models import Vendor
     from .sessions import SessionInterface
@@ -109,7 +126,8 @@ def register_extensions(app: Flask) -> None:
     login.login_message = "Log in to see your store."
     login.login_message_category = "info"
     login.user_loader(lambda vendor_id: db.session.get(Vendor, int(vendor_id)))
-    catalog.init_app(app)
+    storefront_cache.init_app(app)
+    jobs.init_app(app)
     app.session_interface = SessionInterface()
 
 
@@ -124,29 +142,9 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from flask_wtf.csrf import CSRFError
+    from . import errors
 
-    from .extensions import db
-
-    def render_error(error: HTTPException):
-        db.session.rollback()
-        return (
-            render_template("errors/error.html", code=error.code, name=error.name,
-                            description=error.description),
-            error.code,
-        )
-
-    def csrf_error(error: CSRFError):
-        return (
-            render_template("errors/error.html", code=400, name="Form expired",
-                            description="This form has expired or was sent from elsewhere. "
-                            "Go back, reload the page and try again."),
-            400,
-        )
-
-    app.register_error_handler(CSRFError, csrf_error)
-    for code in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503):
-        app.register_error_handler(code, render_error)
+    errors.register(app)
 
 
 def register_templates(app: Flask) -> None:
@@ -161,10 +159,11 @@ def register_templates(app: Flask) -> None:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(zone).strftime(fmt)
 
+    from .orders import MAX_QUANTITY
+
+    app.jinja_env.globals["MAX_QUANTITY"] = MAX_QUANTITY
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["local_time"] = local_time
-    app.jinja_env.trim_blocks = True
-    app.jinja_env.lstrip_blocks = True
 
 
 def register_headers(app: Flask) -> None:

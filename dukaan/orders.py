@@ -1,7 +1,6 @@
-"""Placing an order, stock, and an order's states: the business rules.
+"""Orders: what one would cost, placing it (all of its lines or none), and its states.
 
-Stock is only ever changed by conditional ``UPDATE`` statements, so that no
-amount of concurrency can sell a unit twice or leave stock below zero.
+Stock moves through ``dukaan.inventory``; this module decides when.
 """
 
 from __future__ import annotations
@@ -10,14 +9,15 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import catalog
+from . import inventory, products
 from .extensions import db
 from .models import Order, OrderLine, OrderStatus, Product, Vendor, utcnow
 
+# Units of one product in one order.
 MAX_QUANTITY = 999
 
 # Where an order may go next from each state; delivered and cancelled are final.
@@ -27,7 +27,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     OrderStatus.SHIPPED: (OrderStatus.DELIVERED,),
 }
 
-products_table = Product.__table__
 orders_table = Order.__table__
 vendors_table = Vendor.__table__
 
@@ -48,13 +47,16 @@ class Shortage:
     left: int
 
     @property
+    def left_text(self) -> str:
+        """How many are left, said next to the product."""
+        return f"Only {self.left} left." if self.left else "Sold out, 0 left."
+
+    @property
     def message(self) -> str:
-        """What the customer is told."""
+        """What the customer is told, naming the product."""
         if self.name is None:
             return "A product you chose is no longer sold here."
-        if self.left:
-            return f"{self.name}: only {self.left} left."
-        return f"{self.name}: sold out, 0 left."
+        return f"{self.name}: {self.left_text[0].lower()}{self.left_text[1:]}"
 
 
 class OrderError(Exception):
@@ -93,9 +95,7 @@ def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
     found = {
         p.id: p
         for p in db.session.scalars(
-            select(Product).where(
-                Product.id.in_(wanted), Product.vendor_id == vendor.id, Product.available
-            )
+            products.for_vendor(vendor).where(Product.id.in_(wanted), Product.available)
         )
     }
     total, units, problems = Decimal("0"), 0, []
@@ -129,7 +129,7 @@ def place(
     if any(qty > MAX_QUANTITY for _, qty in wanted):
         raise ValueError(f"at most {MAX_QUANTITY} units of a product")
     session = db.session
-    if token and (twin := find_by_token(vendor.id, token)) is not None:
+    if token and (twin := find_by_token(vendor, token)) is not None:
         return twin, False
     try:
         # Taking the next number locks the vendor row until commit, so one
@@ -141,30 +141,13 @@ def place(
             .values(last_order_number=vendors_table.c.last_order_number + 1)
             .returning(vendors_table.c.last_order_number)
         ).scalar_one()
-        if token and (twin := find_by_token(vendor.id, token)) is not None:
+        if token and (twin := find_by_token(vendor, token)) is not None:
             session.rollback()
             return twin, False
-        taken, short = [], []
-        # Rows are locked in id order, so two orders never wait on each other.
-        for product_id, qty in wanted:
-            row = session.execute(
-                update(products_table)
-                .where(
-                    products_table.c.id == product_id,
-                    products_table.c.vendor_id == vendor.id,
-                    products_table.c.available,
-                    products_table.c.stock >= qty,
-                )
-                .values(stock=products_table.c.stock - qty)
-                .returning(products_table.c.name, products_table.c.price, products_table.c.stock)
-            ).one_or_none()
-            if row is None:
-                short.append(product_id)
-            else:
-                taken.append((product_id, qty, row))
+        taken, short = inventory.take(vendor.id, wanted)
         if short:
             session.rollback()
-            raise OutOfStock(shortages(vendor.id, short))
+            raise OutOfStock(shortages(vendor, short))
         order = Order(
             vendor_id=vendor.id,
             number=number,
@@ -173,32 +156,27 @@ def place(
             customer_name=customer.name,
             phone=customer.phone,
             address=customer.address,
-            total=sum((row.price * qty for _, qty, row in taken), Decimal("0")),
+            total=sum((t.price * t.quantity for t in taken), Decimal("0")),
             status=OrderStatus.PLACED.value,
             lines=[
-                OrderLine(product_id=pid, name=row.name, unit_price=row.price, quantity=qty)
-                for pid, qty, row in taken
+                OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
+                for t in taken
             ],
         )
         session.add(order)
-        if any(row.stock == 0 for _, _, row in taken):
-            catalog.mark_stale(session, vendor.slug)
         session.commit()
     except IntegrityError:
         session.rollback()
-        if token and (twin := find_by_token(vendor.id, token)) is not None:
+        if token and (twin := find_by_token(vendor, token)) is not None:
             return twin, False
         raise
     return order, True
 
 
-def shortages(vendor_id: int, product_ids: list[int]) -> list[Shortage]:
+def shortages(vendor: Vendor, product_ids: list[int]) -> list[Shortage]:
     """What is left of each of ``product_ids`` (0 if unavailable or gone)."""
     found = {
-        p.id: p
-        for p in db.session.scalars(
-            select(Product).where(Product.id.in_(product_ids), Product.vendor_id == vendor_id)
-        )
+        p.id: p for p in db.session.scalars(products.for_vendor(vendor).where(Product.id.in_(product_ids)))
     }
     result = []
     for pid in product_ids:
@@ -210,15 +188,22 @@ def shortages(vendor_id: int, product_ids: list[int]) -> list[Shortage]:
     return result
 
 
-def find_by_token(vendor_id: int, token: str) -> Order | None:
-    return db.session.scalar(select(Order).where(Order.vendor_id == vendor_id, Order.token == token))
+def for_vendor(vendor: Vendor) -> Select:
+    """The vendor's orders and nobody else's."""
+    return Order.owned_by(vendor)
 
 
-def find_by_ref(vendor_id: int, ref: str) -> Order | None:
+def get(vendor: Vendor, order_id: int) -> Order | None:
+    return db.session.scalar(for_vendor(vendor).where(Order.id == order_id))
+
+
+def find_by_token(vendor: Vendor, token: str) -> Order | None:
+    return db.session.scalar(for_vendor(vendor).where(Order.token == token))
+
+
+def find_by_ref(vendor: Vendor, ref: str) -> Order | None:
     return db.session.scalar(
-        select(Order)
-        .where(Order.vendor_id == vendor_id, Order.ref == ref)
-        .options(selectinload(Order.lines))
+        for_vendor(vendor).where(Order.ref == ref).options(selectinload(Order.lines))
     )
 
 
@@ -247,66 +232,17 @@ def change_status(order: Order, status: str) -> Order:
         session.refresh(order)
         raise IllegalTransition(f"The order is already {order.status}.")
     if status == OrderStatus.CANCELLED:
-        _restock(order)
+        inventory.put_back(order.vendor_id, [(line.product_id, line.quantity) for line in order.lines])
     session.commit()
     session.refresh(order)
     return order
 
 
-def _restock(order: Order) -> None:
-    session = db.session
-    back_in_stock = False
-    for line in sorted(order.lines, key=lambda line: line.product_id or 0):
-        if line.product_id is None:  # the product was deleted since
-            continue
-        row = session.execute(
-            update(products_table)
-            .where(products_table.c.id == line.product_id)
-            .values(stock=products_table.c.stock + line.quantity)
-            .returning(products_table.c.stock, products_table.c.available)
-        ).one_or_none()
-        if row is not None and row.available and row.stock == line.quantity:
-            back_in_stock = True
-    if back_in_stock:
-        catalog.mark_stale(session, order.vendor.slug)
-
-
-class StockMoved(OrderError):
-    """Orders or cancellations changed a product's stock while its vendor was editing it."""
-
-    def __init__(self, seen: int, now: int, wanted: int):
-        self.seen, self.now, self.wanted = seen, now, wanted
-        moved = (f"{seen - now} sold" if now < seen else f"{now - seen} back from cancelled orders")
-        super().__init__(f"Stock changed from {seen} to {now} while you were editing ({moved}). "
-                         f"Save again to set it to {wanted}.")
-
-
-def edit_stock(product: Product, wanted: int, seen: int | None) -> None:
-    """Apply a vendor's stock edit to ``product`` (not committed), with its row locked.
-
-    ``seen`` is the stock the vendor's form was filled with. Left as it was
-    (or set to what it is now), the stock is not touched: units sold since
-    stay sold (a price edit in the middle of a sale must not put them back on
-    sale). Changed while orders moved the stock, it raises ``StockMoved``
-    rather than overwrite what they did. Without ``seen`` (a form that does
-    not send it), ``wanted`` is set.
-    """
-    # Orders take stock with UPDATE … WHERE stock >= n: this lock waits for
-    # them and holds them off until the edit commits.
-    db.session.refresh(product, with_for_update=True)
-    if seen is not None and wanted in (seen, product.stock):
-        return
-    if seen is not None and product.stock != seen:
-        raise StockMoved(seen, product.stock, wanted)
-    product.stock = wanted
-
-
-def vendor_orders(vendor_id: int, page: int, per_page: int) -> tuple[list[Order], int]:
+def vendor_orders(vendor: Vendor, page: int, per_page: int) -> tuple[list[Order], int]:
     """One page of a vendor's orders, newest first, and how many there are in all."""
-    total = db.session.scalar(select(func.count(Order.id)).where(Order.vendor_id == vendor_id))
+    total = db.session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))
     orders = db.session.scalars(
-        select(Order)
-        .where(Order.vendor_id == vendor_id)
+        for_vendor(vendor)
         .order_by(Order.number.desc())
         .options(selectinload(Order.lines))
         .limit(per_page)

@@ -2,7 +2,9 @@
 
 from flask.sessions import SecureCookieSessionInterface
 
-STOREFRONT_PREFIX = "/order/"
+from .storefront import STOREFRONT_PREFIX
+
+STOREFRONT_PATHS = STOREFRONT_PREFIX + "/"
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -15,6 +17,6 @@ class SessionInterface(SecureCookieSessionInterface):
     """
 
     def open_session(self, app, request):
-        if request.path.startswith(STOREFRONT_PREFIX):
+        if request.path.startswith(STOREFRONT_PATHS):
             return self.make_null_session(app)
         return super().open_session(app, request)

@@ -1,10 +1,9 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
-from ..htmx import render
 from . import bp
 from .forms import LoginForm, SignupForm
 
@@ -29,7 +28,7 @@ def _start_session(vendor) -> None:
 def index():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.products"))
-    return render("auth/index.html")
+    return render_template("auth/index.html")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -47,7 +46,7 @@ def signup():
             flash(f"Welcome to Dukaan! Your store {vendor.store_name} is open.", "success")
             return redirect(url_for("dashboard.products"), 303)
     status = 422 if form.is_submitted() else 200
-    return render("auth/signup.html", "form", status, form=form)
+    return render_template("auth/signup.html", form=form), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -61,7 +60,7 @@ def login():
             return redirect(safe_next(request.args.get("next")), 303)
         error = "Wrong username or password."
     status = 422 if form.is_submitted() else 200
-    return render("auth/login.html", "form", status, form=form, error=error)
+    return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.post("/logout")

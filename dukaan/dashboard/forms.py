@@ -14,10 +14,9 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from ..forms import storable, strip
+from ..inventory import MAX_STOCK
 from ..models import OrderStatus
-
-MAX_PRICE = Decimal("99999999.99")
-MAX_STOCK = 1_000_000
+from ..products import MAX_PRICE, Details
 
 
 def _money(field) -> None:
@@ -53,7 +52,7 @@ class ProductForm(FlaskForm):
     description = TextAreaField(
         "Description", filters=[strip], validators=[Optional(), Length(max=2000), storable]
     )
-    # The stock the form was filled with (see orders.edit_stock).
+    # The stock the form was filled with (see inventory.set_stock).
     stock_seen = StringField(widget=HiddenInput())
 
     @property
@@ -62,12 +61,9 @@ class ProductForm(FlaskForm):
         value = (self.stock_seen.data or "").strip()
         return int(value) if value.isdigit() and len(value) <= 9 else None
 
-    def apply_to(self, product) -> None:
-        """Copy the validated fields but stock onto ``product`` (stock: orders.edit_stock)."""
-        product.name = self.name.data
-        product.price = self.price.data
-        product.mrp = self.mrp.data
-        product.description = self.description.data or ""
+    def details(self) -> Details:
+        """The validated fields but stock (which moves through ``inventory``)."""
+        return Details(self.name.data, self.price.data, self.mrp.data, self.description.data or "")
 
     def validate_price(self, field):
         _money(field)
@@ -81,11 +77,6 @@ class ProductForm(FlaskForm):
 
 class NewProductForm(ProductForm):
     available = BooleanField("Available to buy", default=True)
-
-    def apply_to(self, product) -> None:
-        super().apply_to(product)
-        product.stock = self.stock.data
-        product.available = self.available.data
 
 
 class AvailabilityForm(FlaskForm):

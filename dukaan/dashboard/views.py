@@ -7,12 +7,13 @@ from urllib.parse import urlsplit
 import segno
 from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
+from .. import inventory
 from .. import orders as order_rules
-from ..extensions import db, login
+from .. import products as product_rules
+from ..extensions import login
 from ..htmx import empty, is_htmx, render
-from ..models import Order, Product
+from ..models import Product, Vendor
 from . import bp
 from .forms import AvailabilityForm, NewProductForm, ProductForm, StatusForm
 
@@ -49,11 +50,13 @@ def private(response):
     return response
 
 
-def own(model, object_id: int):
-    """The current vendor's ``model`` with this id; 404 for anyone else's."""
-    obj = db.session.scalar(
-        select(model).where(model.id == object_id, model.vendor_id == current_user.id)
-    )
+def vendor() -> Vendor:
+    """The logged-in vendor, whom every rule called from here is given."""
+    return current_user._get_current_object()
+
+
+def found(obj):
+    """``obj``, or a 404 when the vendor's lookup found nothing (someone else's, or gone)."""
     if obj is None:
         abort(404)
     return obj
@@ -82,12 +85,9 @@ def store_qr():
 
 @bp.get("/products")
 def products():
-    products = db.session.scalars(
-        select(Product).where(Product.vendor_id == current_user.id).order_by(Product.id.desc())
-    ).all()
     return render(
         "dashboard/products.html", "product_form",
-        products=products, form=NewProductForm(), store_url=store_url(),
+        products=product_rules.listing(vendor()), form=NewProductForm(), store_url=store_url(),
     )
 
 
@@ -101,12 +101,9 @@ def add_product():
     form = NewProductForm()
     if not form.validate():
         return render("dashboard/new_product.html", "product_form", 422, form=form)
-    product = Product(vendor=current_user._get_current_object())
-    form.apply_to(product)
-    db.session.add(product)
-    db.session.commit()
+    product = product_rules.create(vendor(), form.details(), form.stock.data, form.available.data)
     if is_htmx():
-        first = _product_count() == 1
+        first = product_rules.count(vendor()) == 1
         return render(
             "dashboard/_product_added.html", product=product, form=NewProductForm(formdata=None),
             first=first,
@@ -118,7 +115,7 @@ def add_product():
 @bp.get("/products/<int:product_id>")
 def product(product_id: int):
     """htmx: the product's row (cancelling an inline edit). Page: the edit form."""
-    product = own(Product, product_id)
+    product = found(product_rules.get(vendor(), product_id))
     if is_htmx():
         return render("dashboard/_product_row.html", product=product)
     return render("dashboard/edit_product.html", form=_edit_form(product), product=product)
@@ -127,7 +124,7 @@ def product(product_id: int):
 @bp.get("/products/<int:product_id>/edit")
 def edit_product(product_id: int):
     """htmx: the row as an inline form. Page: the edit form."""
-    product = own(Product, product_id)
+    product = found(product_rules.get(vendor(), product_id))
     form = _edit_form(product)
     if is_htmx():
         return render("dashboard/_product_row.html", product=product, edit_form=form)
@@ -136,7 +133,7 @@ def edit_product(product_id: int):
 
 @bp.post("/products/<int:product_id>")
 def update_product(product_id: int):
-    product = own(Product, product_id)
+    product = found(product_rules.get(vendor(), product_id))
     form = ProductForm()
     if not form.validate():
         if is_htmx():
@@ -145,9 +142,8 @@ def update_product(product_id: int):
             )
         return render("dashboard/edit_product.html", status=422, form=form, product=product)
     try:
-        order_rules.edit_stock(product, form.stock.data, seen=form.seen_stock)
-    except order_rules.StockMoved as moved:
-        db.session.rollback()
+        product_rules.update(product, form.details(), form.stock.data, form.seen_stock)
+    except inventory.StockMoved as moved:
         form.stock.errors.append(str(moved))
         form.stock_seen.data = str(moved.now)  # so that saving again sets the typed stock
         if is_htmx():
@@ -155,8 +151,6 @@ def update_product(product_id: int):
                 "dashboard/_product_row.html", status=409, product=product, edit_form=form
             )
         return render("dashboard/edit_product.html", status=409, form=form, product=product)
-    form.apply_to(product)
-    db.session.commit()
     if is_htmx():
         return render("dashboard/_product_row.html", product=product, saved=True)
     flash(f"Saved {product.name}.", "success")
@@ -169,7 +163,7 @@ def _edit_form(product: Product) -> ProductForm:
 
 @bp.post("/products/<int:product_id>/availability")
 def toggle_availability(product_id: int):
-    product = own(Product, product_id)
+    product = found(product_rules.get(vendor(), product_id))
     form = AvailabilityForm()
     if not form.validate():
         message = "; ".join(e for errors in form.errors.values() for e in errors)
@@ -177,8 +171,7 @@ def toggle_availability(product_id: int):
             return render("dashboard/_product_row.html", status=422, product=product, error=message)
         abort(422, message)
     wanted = form.available.data
-    product.available = (wanted == "yes") if wanted else not product.available
-    db.session.commit()
+    product_rules.set_available(product, (wanted == "yes") if wanted else None)
     if is_htmx():
         return render("dashboard/_product_row.html", product=product)
     state = "now on sale" if product.available else "hidden from your store"
@@ -188,22 +181,15 @@ def toggle_availability(product_id: int):
 
 @bp.post("/products/<int:product_id>/delete")
 def delete_product(product_id: int):
-    product = own(Product, product_id)
+    product = found(product_rules.get(vendor(), product_id))
     name = product.name
-    db.session.delete(product)
-    db.session.commit()
+    product_rules.delete(product)
     if is_htmx():
-        if _product_count() == 0:  # the empty state takes the last row's place
+        if product_rules.count(vendor()) == 0:  # the empty state takes the last row's place
             return render("dashboard/_no_products.html")
         return empty(200)  # swapped over the row's outerHTML, it removes the row
     flash(f"Removed {name} from your store.", "success")
     return redirect(url_for("dashboard.products"), 303)
-
-
-def _product_count() -> int:
-    return db.session.scalar(
-        select(func.count(Product.id)).where(Product.vendor_id == current_user.id)
-    )
 
 
 # --- orders -------------------------------------------------------------------
@@ -232,7 +218,7 @@ def orders():
     if not 1 <= page <= MAX_ORDERS_PAGE:
         abort(404)
     per_page = current_app.config["ORDERS_PER_PAGE"]
-    found, total = order_rules.vendor_orders(current_user.id, page, per_page)
+    found, total = order_rules.vendor_orders(vendor(), page, per_page)
     if page > 1 and not found:
         abort(404)
     state = _list_state(found, total)
@@ -250,7 +236,7 @@ def orders():
 
 @bp.post("/orders/<int:order_id>/status")
 def order_status(order_id: int):
-    order = own(Order, order_id)
+    order = found(order_rules.get(vendor(), order_id))
     form = StatusForm()
     error, status = None, 200
     if not form.validate():

@@ -4,9 +4,10 @@ import re
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 
-from .. import accounts, catalog, orders
+from .. import accounts, orders, products, storefront_cache
 from ..extensions import csrf
-from . import bp
+from ..storefront_cache import Storefront
+from . import bp, catalogue
 from .forms import CheckoutForm, parse_quantities, typed_quantities
 
 # The shape of the refs orders.place hands out (secrets.token_urlsafe).
@@ -39,12 +40,12 @@ def _require_slug_shape(slug: str) -> None:
         abort(404)
 
 
-@bp.get("/order/<slug>")
+@bp.get("/<slug>")
 def store(slug: str):
     _require_slug_shape(slug)
     if slug != slug.lower():
         return _lowercase_redirect("storefront.store", slug)
-    page = catalog.storefront_page(slug, _render_store)
+    page = storefront_cache.page(slug, catalogue.load, _render_store)
     if page is None:
         abort(404)
     gzipped = request.accept_encodings["gzip"] > 0
@@ -61,7 +62,7 @@ def store(slug: str):
     return response
 
 
-def _render_store(front: catalog.Storefront, form: CheckoutForm | None = None,
+def _render_store(front: Storefront, form: CheckoutForm | None = None,
                   errors: list[str] | None = None) -> str:
     return render_template(
         "storefront/store.html", slug=front.slug, store_name=front.store_name,
@@ -69,13 +70,13 @@ def _render_store(front: catalog.Storefront, form: CheckoutForm | None = None,
     )
 
 
-@bp.post("/order/<slug>")
+@bp.post("/<slug>")
 @csrf.exempt  # the same-origin check below protects it instead
 def place_order(slug: str):
     if not same_origin():
         abort(403, "Orders can only be placed from the store's own page.")
     _require_slug_shape(slug)
-    vendor = catalog.find_vendor(slug.lower())
+    vendor = accounts.find(slug)
     if vendor is None:
         abort(404)
     form = CheckoutForm(request.form)
@@ -93,10 +94,7 @@ def place_order(slug: str):
         # A product this store does not have (another store's, or deleted) is
         # bad input rather than short stock.
         status = 422 if any(s.name is None for s in shortage.shortages) else 409
-        problems = {
-            s.product_id: (f"Only {s.left} left." if s.left else "Sold out: 0 left.")
-            for s in shortage.shortages
-        }
+        problems = {s.product_id: s.left_text for s in shortage.shortages}
         errors = [s.message for s in shortage.shortages]
         return _rejected(vendor, form, status, errors, problems)
     return redirect(url_for("storefront.order", slug=vendor.slug, ref=order.ref), 303)
@@ -104,23 +102,21 @@ def place_order(slug: str):
 
 def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, str]):
     """The store page again, with what the customer typed and what went wrong."""
-    catalogue = catalog.render_catalogue(
-        vendor, catalog.available_products(vendor.id),
-        quantities=typed_quantities(request.form), problems=problems,
-    )
-    front = catalog.Storefront(vendor.slug, vendor.store_name, catalogue)
+    front = Storefront(vendor.slug, vendor.store_name, catalogue.render(
+        vendor, products.on_sale(vendor), quantities=typed_quantities(request.form), problems=problems,
+    ))
     return make_response(_render_store(front, form, errors), status)
 
 
-@bp.get("/order/<slug>/<ref>")
+@bp.get("/<slug>/<ref>")
 def order(slug: str, ref: str):
     _require_slug_shape(slug)
     if not REF_RE.fullmatch(ref):
         abort(404)
     if slug != slug.lower():
         return _lowercase_redirect("storefront.order", slug, ref=ref)
-    vendor = catalog.find_vendor(slug)
-    found = orders.find_by_ref(vendor.id, ref) if vendor is not None else None
+    vendor = accounts.find(slug)
+    found = orders.find_by_ref(vendor, ref) if vendor is not None else None
     if found is None:
         abort(404)
     response = make_response(
@@ -133,7 +129,7 @@ def order(slug: str, ref: str):
     return response
 
 
-@bp.get("/order/<slug>/total")
+@bp.get("/<slug>/total")
 def order_total(slug: str):
     """The running total of the ``qty-<id>`` fields in the query string (htmx swaps it in).
 
@@ -141,7 +137,7 @@ def order_total(slug: str):
     quantities are left out and named in the fragment: never a 500.
     """
     _require_slug_shape(slug)
-    vendor = catalog.find_vendor(slug.lower())
+    vendor = accounts.find(slug)
     if vendor is None:
         abort(404)
     wanted, qty_errors, malformed = parse_quantities(request.args)

@@ -69,7 +69,8 @@
       var current = parseInt(input.value, 10);
       if (isNaN(current)) current = 0;
       var next = current + parseInt(step.getAttribute("data-step"), 10);
-      var min = parseInt(input.min || "0", 10), max = parseInt(input.max || "999", 10);
+      // The page sets both bounds (the server's MAX_QUANTITY).
+      var min = parseInt(input.min, 10), max = parseInt(input.max, 10);
       next = Math.min(max, Math.max(min, next));
       if (next === current && input.value !== "") return;
       input.value = String(next);

@@ -9,7 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from conftest import (
+from dukaan import jobs, orders, products
+from dukaan.extensions import cache, db
+from dukaan.models import Order, Product, Vendor
+from dukaan.storefront_cache import entries
+from helpers import (
     DEAD_REDIS_URL,
     AuthActions,
     make_app,
@@ -18,9 +22,6 @@ from conftest import (
     product_state,
     rename_after_first_call,
 )
-from dukaan import catalog, orders
-from dukaan.extensions import cache, db
-from dukaan.models import Order, Product, Vendor
 
 CUSTOMER = {"name": "Meera", "phone": "9876543210", "address": "12 MG Road, Pune"}
 
@@ -28,7 +29,7 @@ CUSTOMER = {"name": "Meera", "phone": "9876543210", "address": "12 MG Road, Pune
 def cached(app, slug="ravi"):
     """The cache entry of ``slug``'s catalogue, or None."""
     with app.app_context():
-        return cache.get(catalog.cache_key(slug))
+        return cache.get(entries.entry_key(slug))
 
 
 def storefront(client, slug="ravi") -> str:
@@ -71,7 +72,7 @@ def shop(app):
 
 
 @pytest.fixture
-def vendor(client, shop):
+def logged_in(client, shop):
     """Ravi logged in, with his storefront already cached."""
     auth = AuthActions(client)
     auth.login()
@@ -147,10 +148,10 @@ def test_entries_are_per_store(app, client, shop, queries):
 @pytest.mark.redis
 def test_entry_expires_after_fifteen_minutes(app, client, shop):
     storefront(client)
-    assert catalog.cache_key("ravi") == "storefront:ravi"
+    assert entries.entry_key("ravi") == "storefront:ravi"
     with app.app_context():
         backend = cache.cache
-        ttl = backend._read_client.ttl(backend.key_prefix + catalog.cache_key("ravi"))
+        ttl = backend._read_client.ttl(backend.key_prefix + entries.entry_key("ravi"))
     assert app.config["STOREFRONT_CACHE_TIMEOUT"] == 15 * 60
     assert 14 * 60 < ttl <= 15 * 60
 
@@ -159,8 +160,8 @@ def test_entry_expires_after_fifteen_minutes(app, client, shop):
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
-def test_adding_an_available_product_shows_it(app, client, vendor, shop, htmx):
-    response = vendor.post("/dashboard/products", {
+def test_adding_an_available_product_shows_it(app, client, logged_in, shop, htmx):
+    response = logged_in.post("/dashboard/products", {
         "name": "Lime pickle", "price": "160.00", "mrp": "", "stock": "7",
         "description": "Sweet and sour.", "available": "y",
     }, htmx=htmx)
@@ -170,8 +171,8 @@ def test_adding_an_available_product_shows_it(app, client, vendor, shop, htmx):
     assert "Lime pickle" in html and "₹160.00" in html and "Sweet and sour." in html
 
 
-def test_adding_a_hidden_product_keeps_the_cache(app, client, vendor, shop, queries):
-    response = vendor.post("/dashboard/products", {
+def test_adding_a_hidden_product_keeps_the_cache(app, client, logged_in, shop, queries):
+    response = logged_in.post("/dashboard/products", {
         "name": "Secret sauce", "price": "50.00", "mrp": "", "stock": "7", "description": "",
     })
     assert response.status_code == 303
@@ -187,32 +188,32 @@ def test_adding_a_hidden_product_keeps_the_cache(app, client, vendor, shop, quer
     ({"description": "Now with garlic."}, "Now with garlic."),
 ])
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
-def test_editing_what_the_store_shows_invalidates(app, client, vendor, shop, change, shown, htmx):
+def test_editing_what_the_store_shows_invalidates(app, client, logged_in, shop, change, shown, htmx):
     assert shown not in storefront(client)
-    response = vendor.post(f"/dashboard/products/{shop['pickle']}",
+    response = logged_in.post(f"/dashboard/products/{shop['pickle']}",
                            product_fields(app, shop["pickle"], **change), htmx=htmx)
     assert response.status_code == (200 if htmx else 303), response.get_data(as_text=True)
     assert cached(app) is None
     assert shown in item(storefront(client), shop["pickle"])
 
 
-def test_editing_stock_that_stays_above_zero_keeps_the_cache(app, client, vendor, shop, queries):
-    response = vendor.post(f"/dashboard/products/{shop['pickle']}",
+def test_editing_stock_that_stays_above_zero_keeps_the_cache(app, client, logged_in, shop, queries):
+    response = logged_in.post(f"/dashboard/products/{shop['pickle']}",
                            product_fields(app, shop["pickle"], stock=4))
     assert response.status_code == 303
     assert product_state(app, shop["pickle"])["stock"] == 4
     assert_hit(app, client, queries)
 
 
-def test_saving_unchanged_product_keeps_the_cache(app, client, vendor, shop, queries):
-    response = vendor.post(f"/dashboard/products/{shop['pickle']}", product_fields(app, shop["pickle"]))
+def test_saving_unchanged_product_keeps_the_cache(app, client, logged_in, shop, queries):
+    response = logged_in.post(f"/dashboard/products/{shop['pickle']}", product_fields(app, shop["pickle"]))
     assert response.status_code == 303
     assert_hit(app, client, queries)
 
 
-def test_deleting_a_product_removes_it(app, client, vendor, shop):
+def test_deleting_a_product_removes_it(app, client, logged_in, shop):
     assert "Mango pickle" in storefront(client)
-    response = vendor.post(f"/dashboard/products/{shop['pickle']}/delete", htmx=True)
+    response = logged_in.post(f"/dashboard/products/{shop['pickle']}/delete", htmx=True)
     assert response.status_code == 200
     assert product_state(app, shop["pickle"]) is None
     assert cached(app) is None
@@ -221,25 +222,25 @@ def test_deleting_a_product_removes_it(app, client, vendor, shop):
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
-def test_toggling_availability_shows_and_hides(app, client, vendor, shop, htmx):
-    response = vendor.post(f"/dashboard/products/{shop['pickle']}/availability", htmx=htmx)
+def test_toggling_availability_shows_and_hides(app, client, logged_in, shop, htmx):
+    response = logged_in.post(f"/dashboard/products/{shop['pickle']}/availability", htmx=htmx)
     assert response.status_code == (200 if htmx else 303)
     assert product_state(app, shop["pickle"])["available"] is False
     assert "Mango pickle" not in storefront(client)
-    response = vendor.post(f"/dashboard/products/{shop['hidden']}/availability", htmx=htmx)
+    response = logged_in.post(f"/dashboard/products/{shop['hidden']}/availability", htmx=htmx)
     assert product_state(app, shop["hidden"])["available"] is True
     html = storefront(client)
     assert "Rose water" in html and "Mango pickle" not in html
-    vendor.post(f"/dashboard/products/{shop['pickle']}/availability", {"available": "yes"}, htmx=htmx)
+    logged_in.post(f"/dashboard/products/{shop['pickle']}/availability", {"available": "yes"}, htmx=htmx)
     assert "Mango pickle" in storefront(client)
 
 
-def test_restocking_from_zero_shows_the_quantity_input(app, client, vendor, shop):
+def test_restocking_from_zero_shows_the_quantity_input(app, client, logged_in, shop):
     with app.app_context():
         db.session.get(Product, shop["chai"]).stock = 0
         db.session.commit()
     assert "Sold out" in item(storefront(client), shop["chai"])
-    response = vendor.post(f"/dashboard/products/{shop['chai']}",
+    response = logged_in.post(f"/dashboard/products/{shop['chai']}",
                            product_fields(app, shop["chai"], stock=6), htmx=True)
     assert response.status_code == 200
     assert cached(app) is None
@@ -247,8 +248,8 @@ def test_restocking_from_zero_shows_the_quantity_input(app, client, vendor, shop
     assert "Sold out" not in chai and f'name="qty-{shop["chai"]}"' in chai
 
 
-def test_setting_stock_to_zero_shows_sold_out(app, client, vendor, shop):
-    vendor.post(f"/dashboard/products/{shop['pickle']}", product_fields(app, shop["pickle"], stock=0))
+def test_setting_stock_to_zero_shows_sold_out(app, client, logged_in, shop):
+    logged_in.post(f"/dashboard/products/{shop['pickle']}", product_fields(app, shop["pickle"], stock=0))
     pickle = item(storefront(client), shop["pickle"])
     assert "Sold out" in pickle and "<input" not in pickle
 
@@ -289,12 +290,12 @@ def test_selling_out_shows_sold_out_at_once(app, client, shop):
     assert "Sold out" not in item(html, shop["pickle"])
 
 
-def test_cancelling_an_order_for_a_sold_out_product_puts_it_back(app, client, vendor, shop):
+def test_cancelling_an_order_for_a_sold_out_product_puts_it_back(app, client, logged_in, shop):
     assert order(client, {shop["chai"]: 1}).status_code == 303
     assert "Sold out" in item(storefront(client), shop["chai"])
     with app.app_context():
         order_id = db.session.scalar(select(Order.id))
-    response = vendor.post(f"/dashboard/orders/{order_id}/status", {"status": "cancelled"}, htmx=True)
+    response = logged_in.post(f"/dashboard/orders/{order_id}/status", {"status": "cancelled"}, htmx=True)
     assert response.status_code == 200
     assert product_state(app, shop["chai"])["stock"] == 1
     assert cached(app) is None
@@ -354,7 +355,7 @@ def test_flush_alone_does_not_invalidate(app, client, shop):
 
 def test_a_change_committed_while_a_miss_renders_is_not_kept(app, client, shop, monkeypatch):
     """A request that read the products just before a commit must not cache what it read."""
-    raced = rename_after_first_call(monkeypatch, app, catalog, "available_products", shop["pickle"])
+    raced = rename_after_first_call(monkeypatch, app, products, "on_sale", shop["pickle"])
     first = storefront(client)
     assert raced and "Mango pickle" in first  # it read before the commit
     second = storefront(client)
@@ -417,8 +418,8 @@ def test_cache_clear_command_forgets_a_store(app, client, shop, runner):
 
 @pytest.fixture
 def catalog_log(caplog):
-    """caplog for the catalog's warnings."""
-    with caplog.at_level(logging.WARNING, logger="dukaan.catalog"):
+    """caplog for the storefront cache's warnings."""
+    with caplog.at_level(logging.WARNING, logger="dukaan.storefront_cache"):
         yield caplog
 
 
@@ -428,7 +429,7 @@ def dead_cache_app(app):
     broken = make_app(app.config["SQLALCHEMY_DATABASE_URI"], DEAD_REDIS_URL)
     yield broken
     # Its versions can never be written: stop retrying them.
-    broken.extensions[catalog.PENDING].slugs.clear()
+    jobs.backend(broken).drop_waiting()
     with broken.app_context():
         db.engine.dispose()
 
@@ -459,10 +460,10 @@ def test_product_edit_commits_without_redis_and_logs_the_failed_invalidation(
     assert response.status_code == 200
     assert product_state(dead_cache_app, shop["pickle"])["price"] == Decimal("99.50")
     failures = [r.getMessage() for r in catalog_log.records
-                if r.name == "dukaan.catalog" and r.levelno == logging.WARNING]
+                if r.name.startswith("dukaan.storefront_cache") and r.levelno == logging.WARNING]
     assert "storefront cache set failed for storefront-version:ravi" in failures
     assert "storefront cache: ravi keeps its old version for now; retrying every 1.0 s" in failures
-    assert dead_cache_app.extensions[catalog.PENDING].slugs == {"ravi": 1}
+    assert jobs.backend(dead_cache_app).pending() == [("storefront.write_version", {"slug": "ravi"})]
     assert "₹99.50" in client.get("/order/ravi").get_data(as_text=True)
 
 

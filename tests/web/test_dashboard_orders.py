@@ -5,10 +5,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from conftest import HX, make_product, make_vendor, place, product_state
 from dukaan import orders
 from dukaan.extensions import db
 from dukaan.models import Order
+from helpers import HX, make_product, make_vendor, place, product_state
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI
+from helpers import IN_CI
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tool(name: str) -> str:

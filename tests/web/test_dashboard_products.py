@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from conftest import HX, make_product, make_vendor, place, product_state
 from dukaan.extensions import db
 from dukaan.models import OrderLine, Product
+from helpers import HX, make_product, make_vendor, place, product_state
 
 NEW = {"name": "Lime pickle", "price": "85.50", "mrp": "99", "stock": "12",
        "description": "Grandma's recipe.", "available": "y"}

@@ -25,9 +25,9 @@ import pytest
 import redis as redis_lib
 import requests
 
-from conftest import FIGURES, IN_CI, PG_URL
+from helpers import FIGURES, IN_CI, PG_URL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PORT = 18080
 APP_PORTS = (18001, 18002)
 BASE = f"http://127.0.0.1:{PORT}"

@@ -25,12 +25,12 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config import database_url
-from conftest import IN_CI, PG_URL, REDIS_URL, TEST_DB, make_app
 from dukaan.extensions import cache, db
+from helpers import IN_CI, PG_URL, REDIS_URL, TEST_DB, make_app
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 # Its own database, named after the session's, so no other test module (or
 # another test session on this server) shares it.

@@ -8,10 +8,12 @@ import time
 
 import pytest
 
-from conftest import make_product, make_vendor, rename_after_first_call
-from dukaan import catalog
+from dukaan import jobs
 from dukaan.extensions import cache, db
 from dukaan.models import Product
+from dukaan.storefront import catalogue
+from dukaan.storefront_cache import Page, entries, pages
+from helpers import make_product, make_vendor, rename_after_first_call
 
 
 @pytest.fixture
@@ -41,14 +43,14 @@ def _count_calls(monkeypatch, module, name):
 def test_a_stampede_on_a_missing_catalogue_renders_it_once(app, shop, queries, monkeypatch):
     """100 requests at once for a store whose catalogue is not cached: one of
     them renders it, the others wait for it and never touch the database."""
-    renders = _count_calls(monkeypatch, catalog, "render_catalogue")
+    renders = _count_calls(monkeypatch, catalogue, "render")
     # 99 waiting threads slow the one rendering: give it time even on a loaded machine.
-    monkeypatch.setattr(catalog, "FILL_WAIT_SECONDS", 10)
+    app.config["STOREFRONT_FILL_WAIT_SECONDS"] = 10
     with app.test_client() as warm:
         warm.get("/order/ravi")  # the store's version exists, as on any live store
     with app.app_context():
-        cache.delete(catalog.cache_key("ravi"))
-        catalog._memo().pages.clear()
+        cache.delete(entries.entry_key("ravi"))
+        pages.memo().clear()
     renders.clear()
     queries.clear()
     barrier = threading.Barrier(100)
@@ -65,7 +67,7 @@ def test_a_stampede_on_a_missing_catalogue_renders_it_once(app, shop, queries, m
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
     assert statuses == [200] * 100
     assert all("Garlic chutney" in body for body in bodies)
     assert len(renders) == 1, f"the catalogue was rendered {len(renders)} times"
@@ -75,12 +77,12 @@ def test_a_stampede_on_a_missing_catalogue_renders_it_once(app, shop, queries, m
 
 def test_a_renderer_that_never_finishes_does_not_block_the_store(app, client, shop, monkeypatch):
     """If the request holding the fill lock died, the others render after a short wait."""
-    monkeypatch.setattr(catalog, "FILL_WAIT_SECONDS", 0.2)
+    app.config["STOREFRONT_FILL_WAIT_SECONDS"] = 0.2
     client.get("/order/ravi")
     with app.app_context():
-        cache.delete(catalog.cache_key("ravi"))
-        catalog._memo().pages.clear()
-        cache.set(catalog.fill_lock_key("ravi"), "1", timeout=60)  # held by a dead request
+        cache.delete(entries.entry_key("ravi"))
+        pages.memo().clear()
+        cache.set(entries.fill_lock_key("ravi"), "1", timeout=60)  # held by a dead request
     response = client.get("/order/ravi")
     assert response.status_code == 200
     assert "Mango pickle" in response.get_data(as_text=True)
@@ -132,18 +134,18 @@ def test_a_change_gives_the_page_a_new_etag(app, client, auth, shop):
 def test_a_repeat_visit_reuses_the_rendered_page(app, client, shop, monkeypatch, queries):
     """While the version is unchanged, the process sends the page it rendered: no SQL, no render."""
     client.get("/order/ravi")
-    renders = _count_calls(monkeypatch, catalog, "render_catalogue")
-    pages = _count_calls(monkeypatch, catalog, "_page")
+    renders = _count_calls(monkeypatch, catalogue, "render")
+    made = _count_calls(monkeypatch, Page, "from_html")
     queries.clear()
     for _ in range(3):
         assert client.get("/order/ravi").status_code == 200
-    assert (renders, pages, queries) == ([], [], [])
+    assert (renders, made, queries) == ([], [], [])
 
 
 def test_a_page_rendered_across_a_change_is_not_reused(app, client, shop, monkeypatch):
     """Pause a render between its read and its store, commit a change there:
     the page it rendered is sent once, and never again."""
-    rename_after_first_call(monkeypatch, app, catalog, "storefront", shop["pickle"])
+    rename_after_first_call(monkeypatch, app, entries, "storefront", shop["pickle"])
     assert "Mango pickle" in client.get("/order/ravi").get_data(as_text=True)
     after = client.get("/order/ravi").get_data(as_text=True)
     assert "Lime pickle" in after and "Mango pickle" not in after
@@ -167,7 +169,7 @@ def test_within_the_trust_window_a_process_skips_the_cache_read(app, client, sho
 
     app.config["STOREFRONT_PAGE_TRUST_SECONDS"] = 1.0
     client.get("/order/ravi")
-    reads = _count_calls(monkeypatch, catalog, "_cache_call")
+    reads = _count_calls(monkeypatch, entries, "call")
     assert "Garlic chutney" in client.get("/order/ravi").get_data(as_text=True)
     assert reads == []
     monkeypatch.undo()
@@ -175,8 +177,8 @@ def test_within_the_trust_window_a_process_skips_the_cache_read(app, client, sho
         with db.engine.begin() as conn:
             products = Product.__table__
             conn.execute(update(products).where(products.c.id == shop["chutney"]).values(available=False))
-        cache.set(catalog.version_key("ravi"), "changed elsewhere", timeout=0)
-        cache.delete(catalog.cache_key("ravi"))
+        cache.set(entries.version_key("ravi"), "changed elsewhere", timeout=0)
+        cache.delete(entries.entry_key("ravi"))
     assert "Garlic chutney" in client.get("/order/ravi").get_data(as_text=True)  # still trusted
     time.sleep(1.05)
     assert "Garlic chutney" not in client.get("/order/ravi").get_data(as_text=True)
@@ -194,7 +196,8 @@ def test_the_trust_window_is_capped_below_the_second_shared_cache_refresh(monkey
     from config import DevelopmentConfig
 
     monkeypatch.setenv("STOREFRONT_PAGE_TRUST_SECONDS", "5")
-    assert DevelopmentConfig().STOREFRONT_PAGE_TRUST_SECONDS < catalog.REFRESH_AGAIN_AFTER
+    config = DevelopmentConfig()
+    assert config.STOREFRONT_PAGE_TRUST_SECONDS < config.SHARED_CACHE_REFRESH_AGAIN_SECONDS
 
 
 def test_a_version_the_cache_would_not_take_is_written_once_it_can_be(app, client, auth, shop,
@@ -202,7 +205,7 @@ def test_a_version_the_cache_would_not_take_is_written_once_it_can_be(app, clien
     """The cache refuses the new version at the commit (unreachable for a moment) and takes
     everything else: the old catalogue is served until a background retry writes it."""
     assert "Garlic chutney" in client.get("/order/ravi").get_data(as_text=True)
-    key = catalog.version_key("ravi")
+    key = entries.version_key("ravi")
     with app.app_context():
         old_version = cache.get(key)
         real_set = cache.set
@@ -214,7 +217,7 @@ def test_a_version_the_cache_would_not_take_is_written_once_it_can_be(app, clien
         return real_set(name, *args, **kwargs)
 
     monkeypatch.setattr(cache, "set", set_unless_unreachable)
-    monkeypatch.setattr(catalog, "VERSION_RETRY_SECONDS", 0.05)
+    app.config["STOREFRONT_VERSION_RETRY_SECONDS"] = 0.05
     auth.login()
     auth.post(f"/dashboard/products/{shop['chutney']}/availability", {"available": "no"}, htmx=True)
     time.sleep(0.2)  # a few failed retries
@@ -222,11 +225,9 @@ def test_a_version_the_cache_would_not_take_is_written_once_it_can_be(app, clien
         assert cache.get(key) == old_version
     assert "Garlic chutney" in client.get("/order/ravi").get_data(as_text=True)  # the stale copy
 
+    assert jobs.backend(app).pending() == [("storefront.write_version", {"slug": "ravi"})]
     reachable.set()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and app.extensions[catalog.PENDING].slugs:
-        time.sleep(0.02)
+    assert jobs.backend(app).join(5), "the retry never wrote the version"
     with app.app_context():
         assert cache.get(key) != old_version
-    assert app.extensions[catalog.PENDING].thread is None
     assert "Garlic chutney" not in client.get("/order/ravi").get_data(as_text=True)

@@ -13,9 +13,9 @@ from sqlalchemy import MetaData, create_engine, insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from config import database_url
-from conftest import PG_URL, make_app
 from dukaan.extensions import db
 from dukaan.models import Product, Vendor
+from helpers import PG_URL, make_app
 
 MIGRATIONS_DB = "dukaan_migrations_test"
 WHEN = datetime(2024, 1, 1, tzinfo=timezone.utc)

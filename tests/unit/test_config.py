@@ -19,7 +19,7 @@ from config import (
     database_url,
     from_environment,
 )
-from conftest import make_product, make_vendor
+from helpers import make_product, make_vendor
 
 ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DUKAAN_ENV", "CACHE_KEY_PREFIX",
        "SESSION_COOKIE_SECURE")

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from conftest import make_product, make_vendor
 from dukaan.extensions import db
 from dukaan.models import Order
+from helpers import make_product, make_vendor
 
 
 def order_form(name="Meera", phone="9876543210", address="12 MG Road, Pune", token=None, **qty):
@@ -153,7 +153,7 @@ def test_mixed_case_unknown_slug_redirects_then_404(client, store):
 
 
 def _login(app, client, username, password="secret-pass"):
-    from conftest import AuthActions
+    from helpers import AuthActions
 
     AuthActions(client).login(username, password)
     assert client.get_cookie("session") is not None
@@ -328,7 +328,7 @@ def test_total_never_fails_on_junk(client, store, query):
 
 
 def test_total_needs_no_session_and_sets_no_cookie(app, client, store):
-    from conftest import AuthActions
+    from helpers import AuthActions
 
     AuthActions(client).login()
     response = total(client, f"?qty-{store['pickle']}=1")

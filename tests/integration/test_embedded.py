@@ -8,10 +8,10 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import event, select
 
-from conftest import HX, AuthActions, make_app
-from dukaan.cli import DEMO_PRODUCTS
+from dukaan.cli.demo import DEMO_PRODUCTS
 from dukaan.extensions import db
 from dukaan.models import Order, Product
+from helpers import HX, AuthActions, make_app
 
 CUSTOMER = {"name": "Meera", "phone": "+91 98765 43210", "address": "12 MG Road, Pune"}
 

@@ -1,85 +1,20 @@
-"""The shop's data: vendors, their products, and the orders customers place."""
+"""Orders customers place, and their lines."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from flask_login import UserMixin
-from sqlalchemy import (
-    CheckConstraint,
-    DateTime,
-    ForeignKey,
-    Integer,
-    Numeric,
-    String,
-    Text,
-    UniqueConstraint,
-    true,
-)
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from ..extensions import db
+from .common import Money, VendorOwned, utcnow
 
-Money = Numeric(10, 2)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Vendor(UserMixin, db.Model):
-    """A merchant; ``username`` is also the store slug in ``/order/<slug>``."""
-
-    __tablename__ = "vendors"
-    __table_args__ = (CheckConstraint("username = lower(username)", name="username_lowercase"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(30), unique=True)
-    store_name: Mapped[str] = mapped_column(String(80))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    # The last per-vendor order number handed out; incrementing it also
-    # serialises one vendor's order placements (see orders.place).
-    last_order_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    products: Mapped[list[Product]] = relationship(
-        back_populates="vendor", passive_deletes=True, order_by="Product.id"
-    )
-
-    @property
-    def slug(self) -> str:
-        return self.username
-
-
-class Product(db.Model):
-    __tablename__ = "products"
-    __table_args__ = (
-        CheckConstraint("stock >= 0", name="stock_not_negative"),
-        CheckConstraint("price > 0", name="price_positive"),
-        CheckConstraint("mrp IS NULL OR mrp >= price", name="mrp_at_least_price"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(120))
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    price: Mapped[Decimal] = mapped_column(Money)
-    mrp: Mapped[Decimal | None] = mapped_column(Money)
-    stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    available: Mapped[bool] = mapped_column(default=True, server_default=true())
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    vendor: Mapped[Vendor] = relationship(back_populates="products")
-
-    @property
-    def in_stock(self) -> bool:
-        return self.stock > 0
-
-    @property
-    def discounted(self) -> bool:
-        return self.mrp is not None and self.mrp > self.price
+if TYPE_CHECKING:
+    from .vendors import Vendor
 
 
 class OrderStatus(enum.StrEnum):
@@ -90,7 +25,7 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Order(db.Model):
+class Order(VendorOwned, db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("vendor_id", "number"),

@@ -1,4 +1,4 @@
-"""``flask`` commands for operators."""
+"""Vendors and demo data: ``flask create-vendor``, ``flask seed-demo``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import random
 from decimal import Decimal
 
 import click
-from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import func, insert, select
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
 
-from . import accounts, catalog
-from .extensions import cache, db
-from .models import Product, Vendor
+from .. import accounts, products
+from ..extensions import db
+from ..models import Vendor
+from ..products import Details
+from ..storefront import STOREFRONT_PREFIX
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo1234"
@@ -46,15 +47,6 @@ LOAD_WORDS = ["Organic", "Classic", "Premium", "Homemade", "Spicy", "Sweet", "Fr
 LOAD_THINGS = ["pickle", "chutney", "masala", "laddoo", "barfi", "dupatta", "tote", "diya", "soap", "tea"]
 
 
-def register(app: Flask) -> None:
-    # ``with_appcontext`` (and AppGroup for the group) because only the
-    # ``flask`` script pushes an app context by itself; app.cli, as the test
-    # runner and any embedding code invoke it, does not.
-    app.cli.add_command(create_vendor)
-    app.cli.add_command(seed_demo)
-    app.cli.add_command(cache_group)
-
-
 @click.command("create-vendor")
 @click.argument("username")
 @click.option("--store-name", prompt=True, help="The store's name as customers see it.")
@@ -66,18 +58,18 @@ def create_vendor(username: str, store_name: str, password: str) -> None:
         vendor = accounts.create_vendor(username, store_name, password)
     except accounts.AccountError as error:
         raise click.ClickException(f"{error.field}: {error}") from None
-    click.echo(f"Created vendor {vendor.username}: store link /order/{vendor.slug}")
+    click.echo(f"Created vendor {vendor.username}: store link {STOREFRONT_PREFIX}/{vendor.slug}")
 
 
 @click.command("seed-demo")
 @click.option("--vendors", default=0, show_default=True,
               help="Also create this many load-test vendors (load0001, …).")
-@click.option("--products", default=50, show_default=True,
+@click.option("--products", "count", default=50, show_default=True,
               help="Products for each load-test vendor.")
 @with_appcontext
-def seed_demo(vendors: int, products: int) -> None:
+def seed_demo(vendors: int, count: int) -> None:
     """Load the demo store (demo / demo1234); safe to run again."""
-    if vendors < 0 or products < 0:
+    if vendors < 0 or count < 0:
         raise click.BadParameter("counts cannot be negative")
     vendor = accounts.find(DEMO_USERNAME)
     if vendor is None:
@@ -85,26 +77,22 @@ def seed_demo(vendors: int, products: int) -> None:
         click.echo(f"Created vendor {DEMO_USERNAME} (password {DEMO_PASSWORD}).")
     else:
         click.echo(f"Vendor {DEMO_USERNAME} already exists.")
-    have = set(db.session.scalars(select(Product.name).where(Product.vendor_id == vendor.id)))
+    have = {product.name for product in products.listing(vendor)}
     added = 0
     for name, price, mrp, stock, available, description in DEMO_PRODUCTS:
         if name in have:
             continue
-        db.session.add(Product(
-            vendor_id=vendor.id, name=name, price=Decimal(price),
-            mrp=Decimal(mrp) if mrp else None, stock=stock, available=available,
-            description=description,
-        ))
+        details = Details(name, Decimal(price), Decimal(mrp) if mrp else None, description)
+        products.add(vendor, details, stock, available)
         added += 1
     db.session.commit()
-    catalog.forget(vendor.slug)
     click.echo(f"Demo store: {added} products added, {len(have) + added} in all.")
     if vendors:
-        _seed_load(vendors, products)
+        _seed_load(vendors, count)
 
 
-def _seed_load(vendors: int, products: int) -> None:
-    """Bulk-load vendors load0001… with ``products`` products each (skips existing ones)."""
+def _seed_load(vendors: int, count: int) -> None:
+    """Bulk-load vendors load0001… with ``count`` products each (skips existing ones)."""
     rng = random.Random(42)
     # One hash for all: these accounts exist to be loaded, and hashing each at
     # OWASP cost would take minutes. Their password is demo1234 as well.
@@ -120,63 +108,12 @@ def _seed_load(vendors: int, products: int) -> None:
                             password_hash=password_hash)
             db.session.add(vendor)
             db.session.flush()
-            if products:
-                db.session.execute(insert(Product), [
-                    {
-                        "vendor_id": vendor.id,
-                        "name": f"{rng.choice(LOAD_WORDS)} {rng.choice(LOAD_THINGS)} #{i}",
-                        "price": Decimal(rng.randrange(1000, 200000)) / 100,
-                        "mrp": None,
-                        "stock": rng.randrange(0, 200),
-                        "available": rng.random() > 0.1,
-                        "description": "Load-test product.",
-                    }
-                    for i in range(1, products + 1)
-                ])
+            for i in range(1, count + 1):
+                details = Details(f"{rng.choice(LOAD_WORDS)} {rng.choice(LOAD_THINGS)} #{i}",
+                                  Decimal(rng.randrange(1000, 200000)) / 100, None, "Load-test product.")
+                products.add(vendor, details, rng.randrange(0, 200), rng.random() > 0.1)
             db.session.commit()
             created += 1
     total = db.session.scalar(select(func.count(Vendor.id)).where(Vendor.username.like("load%")))
     click.echo(f"Load-test vendors: {created} created, {total} in all, "
-               f"{products} products each (password {DEMO_PASSWORD}).")
-
-
-@click.group("cache", cls=AppGroup)
-def cache_group() -> None:
-    """Inspect and clear the storefront cache."""
-
-
-@cache_group.command("clear")
-@click.argument("slug", required=False)
-def cache_clear(slug: str | None) -> None:
-    """Clear one store's cached catalogue (SLUG), or the whole cache."""
-    try:
-        if slug:
-            cache.delete(catalog.cache_key(slug.lower()))
-            click.echo(f"Cleared the cached catalogue of {slug.lower()}.")
-        else:
-            cache.clear()
-            click.echo("Cleared the storefront cache.")
-    except Exception as error:
-        raise click.ClickException(f"the cache is unreachable: {error}") from None
-
-
-@cache_group.command("stats")
-def cache_stats() -> None:
-    """Show the cache backend and how many storefronts it holds."""
-    backend = current_app.config["CACHE_TYPE"]
-    click.echo(f"backend: {backend}")
-    inner = cache.cache
-    try:
-        if backend == "RedisCache":
-            client = inner._write_client
-            pattern = f"{inner.key_prefix}{catalog.cache_key('*')}"
-            stores = sum(1 for _ in client.scan_iter(match=pattern, count=1000))
-            info = client.info("stats")
-            hits, misses = info.get("keyspace_hits", 0), info.get("keyspace_misses", 0)
-            click.echo(f"cached storefronts: {stores}")
-            click.echo(f"redis keyspace hits: {hits}, misses: {misses}")
-        else:
-            keys = [k for k in getattr(inner, "_cache", {}) if catalog.cache_key("") in k]
-            click.echo(f"cached storefronts: {len(keys)} (in this process only)")
-    except Exception as error:
-        raise click.ClickException(f"the cache is unreachable: {error}") from None
+               f"{count} products each (password {DEMO_PASSWORD}).")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from conftest import DEAD_REDIS_URL, AuthActions, make_app, make_product, make_vendor
-from dukaan import accounts, catalog
-from dukaan.cli import DEMO_PRODUCTS
+from dukaan import accounts, storefront_cache
+from dukaan.cli.demo import DEMO_PRODUCTS
 from dukaan.extensions import cache, db
 from dukaan.models import Product, Vendor
+from dukaan.storefront_cache import entries
+from helpers import DEAD_REDIS_URL, AuthActions, make_app, make_product, make_vendor
 
 
 def vendors(app) -> dict[str, str]:
@@ -28,7 +29,7 @@ def products_of(app, username) -> list[Product]:
 
 def cached(app, slug):
     with app.app_context():
-        return cache.get(catalog.cache_key(slug))
+        return cache.get(entries.entry_key(slug))
 
 
 # --- create-vendor -----------------------------------------------------------------------
@@ -186,17 +187,22 @@ def two_cached_stores(app, client):
 
 
 def test_cache_clear_one_store(app, runner, two_cached_stores):
+    """The store's entry goes, and so does its version: every process's page of it is outdated."""
+    with app.app_context():
+        version = cache.get(entries.version_key("ravi"))
     result = runner.invoke(args=["cache", "clear", "RAVI"])
     assert result.exit_code == 0, result.output
-    assert "Cleared the cached catalogue of ravi." in result.output
+    assert "Cleared the cached page of ravi" in result.output
     assert cached(app, "ravi") is None
     assert cached(app, "asha") is not None
+    with app.app_context():
+        assert cache.get(entries.version_key("ravi")) not in (None, version)
 
 
 def test_cache_clear_everything(app, runner, two_cached_stores):
     result = runner.invoke(args=["cache", "clear"])
     assert result.exit_code == 0, result.output
-    assert "Cleared the storefront cache." in result.output
+    assert "Cleared the storefront cache" in result.output
     assert cached(app, "ravi") is None and cached(app, "asha") is None
 
 
@@ -207,7 +213,7 @@ def test_cache_stats_counts_cached_storefronts(app, runner, client, two_cached_s
     assert "cached storefronts: 2" in result.output
     # An invalidation (which leaves a version key behind) counts one store fewer.
     with app.app_context():
-        catalog.forget("asha")
+        storefront_cache.forget("asha")
     assert "cached storefronts: 1" in runner.invoke(args=["cache", "stats"]).output
     runner.invoke(args=["cache", "clear"])
     assert "cached storefronts: 0" in runner.invoke(args=["cache", "stats"]).output

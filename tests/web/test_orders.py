@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from conftest import make_product, make_vendor, product_state
 from dukaan import orders
 from dukaan.extensions import db
 from dukaan.models import Order, OrderLine, Product
+from helpers import make_product, make_vendor, product_state
 
 GOOD = {"name": "Meera Joshi", "phone": "9876543210", "address": "12 MG Road, Pune 411001"}
 

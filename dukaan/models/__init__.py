@@ -1,0 +1,8 @@
+"""The shop's data, one module per subject: vendors, the catalogue, orders."""
+
+from .catalogue import Product
+from .common import Money, VendorOwned, utcnow
+from .orders import Order, OrderLine, OrderStatus
+from .vendors import Vendor
+
+__all__ = ["Money", "Order", "OrderLine", "OrderStatus", "Product", "Vendor", "VendorOwned", "utcnow"]

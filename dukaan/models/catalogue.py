@@ -1,0 +1,47 @@
+"""The catalogue: a vendor's products."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .common import Money, VendorOwned, utcnow
+
+if TYPE_CHECKING:
+    from .vendors import Vendor
+
+
+class Product(VendorOwned, db.Model):
+    """Something a vendor sells. Its stock moves only through ``dukaan.inventory``."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("mrp IS NULL OR mrp >= price", name="mrp_at_least_price"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    price: Mapped[Decimal] = mapped_column(Money)
+    mrp: Mapped[Decimal | None] = mapped_column(Money)
+    stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    available: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    vendor: Mapped[Vendor] = relationship(back_populates="products")
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    @property
+    def discounted(self) -> bool:
+        return self.mrp is not None and self.mrp > self.price

@@ -1,0 +1,164 @@
+"""Each store's catalogue entry in the shared cache (Redis), its version, and the fill lock.
+
+The entry is what a store page needs from the database (slug, store name,
+the catalogue as HTML), rendered once and kept for ``STOREFRONT_CACHE_TIMEOUT``.
+Each store also has a version, replaced on every change the page shows, and
+an entry is used only while the version it was stored under is current:
+a request that read the products just before a commit and stores them just
+after it stores them under the old version, where nobody reads them.
+
+A cache that is down costs speed, never a sale: every call here answers
+None on failure and the caller reads the database instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+from markupsafe import Markup
+
+from ..extensions import cache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Storefront:
+    """What the store page needs about one store."""
+
+    slug: str
+    store_name: str
+    catalogue: Markup
+
+
+# What the cache says of a store: one of these three.
+@dataclass(frozen=True)
+class Hit:
+    front: Storefront
+
+
+@dataclass(frozen=True)
+class NoSuchStore:
+    """Remembered briefly, so a flood of requests for a made-up link stays off the database."""
+
+    front: None = None
+
+
+@dataclass(frozen=True)
+class Miss:
+    version: str | None  # read before the database, to store the fill under
+
+
+Lookup = Hit | NoSuchStore | Miss
+Loader = Callable[[str], Storefront | None]
+
+
+def entry_key(slug: str) -> str:
+    return f"storefront:{slug}"
+
+
+def version_key(slug: str) -> str:
+    return f"storefront-version:{slug}"
+
+
+def fill_lock_key(slug: str) -> str:
+    return f"storefront-fill:{slug}"
+
+
+def call(method: str, *args, quiet: bool = False, **kwargs):
+    """``cache.<method>(*args, **kwargs)``, or None when the cache fails."""
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception:  # a cache outage must never fail the request
+        if not quiet:
+            log.warning("storefront cache %s failed for %s", method, args[0] if args else "every store",
+                        exc_info=True)
+        return None
+
+
+def lookup(slug: str) -> Lookup:
+    entry, version = call("get_many", entry_key(slug), version_key(slug)) or (None, None)
+    if entry is None or len(entry) != 4 or entry[3] != version:
+        return Miss(version)
+    if entry[0] is None:
+        return NoSuchStore()
+    # The cache holds the catalogue as a plain string: mark it safe again,
+    # or the page would show its HTML escaped.
+    return Hit(Storefront(entry[0], entry[1], Markup(entry[2])))
+
+
+def current_version(slug: str) -> str | None:
+    """The store's version, made now if the cache has none yet; None without a cache."""
+    version = call("get", version_key(slug))
+    if version is None:
+        # A cache just started, or none at all: make one, so that the next
+        # request can reuse what this one renders.
+        call("add", version_key(slug), secrets.token_hex(8), timeout=0)
+        version = call("get", version_key(slug))
+    return version
+
+
+def new_version(slug: str, quiet: bool = False) -> bool:
+    """Outdate every entry of ``slug``; False if the cache could not be told."""
+    # No timeout: the version must outlive every entry stored under it.
+    if not call("set", version_key(slug), secrets.token_hex(8), timeout=0, quiet=quiet):
+        return False
+    call("delete", entry_key(slug), quiet=quiet)
+    return True
+
+
+def storefront(slug: str, load: Loader) -> Storefront | None:
+    """The store behind ``slug``, from the cache when it can, else ``load(slug)``; None if no such store.
+
+    A hit runs no SQL and costs one cache round trip. On a miss one request
+    loads and stores the entry and the others wait for it (single flight)
+    rather than all asking the database at once.
+    """
+    config = current_app.config
+    result = lookup(slug)
+    if not isinstance(result, Miss):
+        return result.front
+    version = result.version
+    won = call("add", fill_lock_key(slug), "1", timeout=config["STOREFRONT_FILL_LOCK_SECONDS"])
+    if won:
+        try:
+            # The request that held the lock before may have just stored it.
+            result = lookup(slug)
+            if not isinstance(result, Miss):
+                return result.front
+            return _fill(slug, result.version, load)
+        finally:
+            call("delete", fill_lock_key(slug))
+    if won is False:  # someone else is loading it (None: the cache is down)
+        deadline = time.monotonic() + config["STOREFRONT_FILL_WAIT_SECONDS"]
+        while time.monotonic() < deadline:
+            time.sleep(config["STOREFRONT_FILL_POLL_SECONDS"])
+            # The lock first: if it was gone before the read, a miss is final.
+            loader_busy = call("get", fill_lock_key(slug))
+            result = lookup(slug)
+            if not isinstance(result, Miss):
+                return result.front
+            version = result.version
+            if not loader_busy:
+                break  # the loader is done but stored nothing current
+    return _fill(slug, version, load)
+
+
+def _fill(slug: str, version: str | None, load: Loader) -> Storefront | None:
+    """Load from the database and store under ``version``, read before the database:
+    if a change commits meanwhile, that version is gone and the entry is never used."""
+    config = current_app.config
+    front = load(slug)
+    if front is None:
+        # A sign-up under this name moves the version on.
+        entry, timeout = (None, None, None, version), config["STOREFRONT_MISSING_STORE_SECONDS"]
+    else:
+        entry = (front.slug, front.store_name, str(front.catalogue), version)
+        timeout = config["STOREFRONT_CACHE_TIMEOUT"]
+    call("set", entry_key(slug), entry, timeout=timeout)
+    return front

@@ -1,0 +1,91 @@
+"""A store's whole page, as fast as it can be had, and forgetting it when the store changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import current_app
+
+from .. import jobs
+from . import entries, shared
+from .entries import Loader, Storefront
+from .memo import Page, PageMemo
+
+log = logging.getLogger(__name__)
+
+MEMO = "dukaan.storefront_pages"
+
+
+def memo() -> PageMemo:
+    return current_app.extensions[MEMO]
+
+
+def page(slug: str, load: Loader, render: Callable[[Storefront], str]) -> Page | None:
+    """``slug``'s page, ``render`` applied to its ``Storefront``; None if there is no such store.
+
+    While the store's version in the cache is unchanged, the page rendered
+    last in this process is sent again: one cache read, no SQL, no rendering.
+    Any change moves the version on (``forget``) and the next request renders
+    anew. Within ``STOREFRONT_PAGE_TRUST_SECONDS`` of the last check even the
+    cache read is skipped: on a sale day that turns thousands of reads a second
+    into ten per process, and a change still shows within that fraction of a second.
+    """
+    config = current_app.config
+    if not config["STOREFRONT_CACHE"]:
+        front = load(slug)
+        return None if front is None else Page.from_html(render(front))
+    pages = current_app.extensions[MEMO]
+    trust = config["STOREFRONT_PAGE_TRUST_SECONDS"]
+    if trust and (found := pages.recent(slug, trust)) is not None:
+        return found
+    version = entries.current_version(slug)
+    if version is not None and (found := pages.get(slug, version)) is not None:
+        return found
+    front = entries.storefront(slug, load)
+    if front is None:
+        return None
+    found = Page.from_html(render(front))
+    if version is not None:
+        # Kept under the version read before the database: if a change
+        # committed meanwhile, the version has moved on and this is not reused.
+        pages.put(slug, version, found)
+    return found
+
+
+def forget(slug: str) -> None:
+    """``slug``'s store changed: outdate its entry, this process's page and nginx's copies.
+
+    If the cache cannot be reached, its entries stay under the old version and
+    every process would take them up again the moment it is back: the new
+    version is then written by a job, retried until the cache answers.
+    """
+    if not entries.new_version(slug):
+        log.warning("storefront cache: %s keeps its old version for now; retrying every %s s",
+                    slug, current_app.config["STOREFRONT_VERSION_RETRY_SECONDS"])
+        jobs.enqueue("storefront.write_version", slug=slug, key=f"storefront.write_version:{slug}",
+                     delay=current_app.config["STOREFRONT_VERSION_RETRY_SECONDS"])
+    # This process sees its own change at once, trust window or not.
+    memo().drop(slug)
+    shared.refresh_soon(slug)
+
+
+class CacheUnreachable(RuntimeError):
+    """The cache did not answer an operator's request."""
+
+
+def clear(slug: str | None = None) -> None:
+    """Drop every cached copy of ``slug``'s page, as ``forget`` does, or of every store's.
+
+    Raises ``CacheUnreachable`` when the cache does not answer: an operator asked.
+    nginx's copies of every store are not listed anywhere; they expire by themselves.
+    """
+    if slug is not None:
+        if not entries.new_version(slug, quiet=True):
+            raise CacheUnreachable("the cache is unreachable")
+        memo().drop(slug)
+        shared.refresh_soon(slug)
+        return
+    if not entries.call("clear"):
+        raise CacheUnreachable("the cache is unreachable")
+    memo().clear()

@@ -1,0 +1,146 @@
+"""What the store page shows, declared once; a commit that changes any of it outdates the page.
+
+``SHOWN`` lists, for each model the page draws on, the attributes it shows
+and what the page makes of each: most as they are, stock only as "in stock or
+sold out" (an order that leaves 3 of 5 outdates nothing, the one that takes
+the last unit does). It also lists the properties templates read, with the
+attributes behind them. Everything else here follows from it:
+
+- changes made through the ORM are seen after each flush (rows added, deleted
+  or changed);
+- changes made by a Core ``UPDATE`` (stock, in ``dukaan.inventory``) are
+  reported through ``updated``;
+- after the commit each store touched is forgotten (``pages.forget``);
+  after a rollback, none is.
+
+A test renders the store page from recording objects and fails when a
+template reads an attribute that is not declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from ..models import Product, Vendor
+
+STALE = "dukaan.stale_storefronts"
+
+
+def as_is(value: Any) -> Any:
+    return value
+
+
+def in_stock(stock: int | None) -> bool | None:
+    return None if stock is None else stock > 0
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the store page shows of one model's rows."""
+
+    attributes: Mapping[str, Callable[[Any], Any]]  # name -> what the page makes of the value
+    derived: Mapping[str, tuple[str, ...]]  # a property templates read -> the attributes it reads
+    vendor_id: Callable[[Any], int]  # whose store shows the row
+    visible: Callable[[Any], bool]  # does the page show this row at all
+
+    def differs(self, name: str, before: Any, after: Any) -> bool:
+        view = self.attributes.get(name)
+        return view is not None and view(before) != view(after)
+
+
+SHOWN: dict[type, Shown] = {
+    Vendor: Shown(
+        attributes={"id": as_is, "username": as_is, "store_name": as_is},
+        derived={"slug": ("username",)},
+        vendor_id=lambda vendor: vendor.id,
+        visible=lambda vendor: True,
+    ),
+    Product: Shown(
+        attributes={
+            "id": as_is, "name": as_is, "description": as_is, "price": as_is, "mrp": as_is,
+            "available": as_is, "stock": in_stock,
+        },
+        derived={"in_stock": ("stock",), "discounted": ("price", "mrp")},
+        vendor_id=lambda product: product.vendor_id,
+        visible=lambda product: product.available,
+    ),
+}
+
+
+def mark_stale(session: Session, vendor_id: int) -> None:
+    """Forget ``vendor_id``'s store page once ``session`` commits (not before)."""
+    slug = _slug_of(session, vendor_id)
+    if slug:
+        session.info.setdefault(STALE, set()).add(slug)
+
+
+def updated(session: Session, model: type, vendor_id: int, visible: bool,
+            **changes: tuple[Any, Any]) -> None:
+    """A Core ``UPDATE`` changed a row of ``model`` (``changes``: name -> (before, after))."""
+    shown = SHOWN[model]
+    if visible and any(shown.differs(name, *values) for name, values in changes.items()):
+        mark_stale(session, vendor_id)
+
+
+def _changed(shown: Shown, obj: Any) -> bool:
+    state = inspect(obj)
+    for name in shown.attributes:
+        history = state.attrs[name].history
+        if history.has_changes() and shown.differs(
+            name, (history.deleted or [None])[0], (history.added or [None])[0]
+        ):
+            return True
+    return False
+
+
+def _slug_of(session: Session, vendor_id: int) -> str | None:
+    vendor = session.identity_map.get(inspect(Vendor).identity_key_from_primary_key((vendor_id,)))
+    if vendor is not None:
+        return vendor.slug
+    return session.connection().scalar(select(Vendor.slug).where(Vendor.id == vendor_id))
+
+
+def _after_flush(session: Session, _context) -> None:
+    for obj in session.new:
+        shown = SHOWN.get(type(obj))
+        if shown is not None and shown.visible(obj):
+            mark_stale(session, shown.vendor_id(obj))
+    for obj in session.deleted:
+        shown = SHOWN.get(type(obj))
+        if shown is not None:
+            mark_stale(session, shown.vendor_id(obj))
+    for obj in session.dirty:
+        shown = SHOWN.get(type(obj))
+        if shown is not None and _changed(shown, obj):
+            mark_stale(session, shown.vendor_id(obj))
+
+
+def _after_commit(session: Session) -> None:
+    from .pages import forget
+
+    for slug in session.info.pop(STALE, ()):
+        forget(slug)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(STALE, None)
+
+
+def listen(app: Flask) -> None:
+    """Hook the invalidation into the app's sessions (``db.session``), and no other
+    (idempotent: every app of the process shares that session factory)."""
+    from ..extensions import db
+
+    for name, listener in (
+        ("after_flush", _after_flush),
+        ("after_commit", _after_commit),
+        ("after_rollback", _after_rollback),
+    ):
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)

@@ -1,0 +1,168 @@
+"""What the tests share besides fixtures: the test servers, the test config, data helpers,
+and a logged-in client. Import from here (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from decimal import Decimal
+
+from config import Config, database_url
+from dukaan import create_app, orders
+from dukaan.extensions import db
+from dukaan.models import Product, Vendor
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+# Two test sessions on one server need two names: each drops and recreates its own.
+# Under pytest-xdist (-n) each worker has its own: gw0, gw1, …
+TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test") + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
+)
+TABLES = ("order_lines", "orders", "products", "vendors")
+# A port nothing listens on: a Redis that is down.
+DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
+
+# Lines a test measured (load figures): printed in the summary of every run.
+FIGURES: list[str] = []
+
+
+def postgres_url() -> str:
+    return database_url(PG_URL.rsplit("/", 1)[0] + "/" + TEST_DB)
+
+
+class TestConfig(Config):
+    """Fast hashing, the test servers, CSRF left on."""
+
+    __test__ = False
+
+    def __init__(self, database: str, redis_url: str | None, **overrides):
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "test-secret"
+        self.SERVER_NAME = None
+        self.SQLALCHEMY_DATABASE_URI = database_url(database)
+        self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        # Tests look at the store right after a change; test_freshness.py
+        # covers the production window.
+        self.STOREFRONT_PAGE_TRUST_SECONDS = 0
+        self.CACHE_KEY_PREFIX = f"dukaan-test-{uuid.uuid4().hex[:8]}:"
+        if redis_url:
+            self.CACHE_TYPE = "RedisCache"
+            self.CACHE_REDIS_URL = redis_url
+            self.CACHE_OPTIONS = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+        else:
+            self.CACHE_TYPE = "SimpleCache"
+            self.CACHE_OPTIONS = {}
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+def make_app(database: str, redis_url: str | None, **overrides):
+    return create_app(TestConfig(database, redis_url, **overrides))
+
+
+# --- data helpers -------------------------------------------------------------
+
+
+def make_vendor(app, username="ravi", store_name="Ravi's Store", password="secret-pass"):
+    from dukaan import accounts
+
+    with app.app_context():
+        vendor = accounts.create_vendor(username, store_name, password)
+        return vendor.id
+
+
+def make_product(app, vendor_id, name="Mango pickle", price="120.00", stock=10,
+                 available=True, mrp=None, description=""):
+    with app.app_context():
+        product = Product(
+            vendor_id=vendor_id, name=name, price=Decimal(price), stock=stock,
+            available=available, mrp=Decimal(mrp) if mrp else None, description=description,
+        )
+        db.session.add(product)
+        db.session.commit()
+        return product.id
+
+
+def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune"):
+    """Place an order at the vendor's store; its id."""
+    with app.app_context():
+        vendor = db.session.get(Vendor, vendor_id)
+        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address))
+        return order.id
+
+
+def product_state(app, product_id):
+    """The product as stored now, or None."""
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        if product is None:
+            return None
+        return {c: getattr(product, c) for c in ("name", "price", "mrp", "stock", "available", "description")}
+
+
+def rename_after_first_call(monkeypatch, app, module, name, product_id, new_name="Lime pickle"):
+    """Pause ``module.name`` between its read and its caller's store: right after
+    its first call returns, another session renames the product and commits.
+    Returns a list that holds True once that has happened."""
+    real = getattr(module, name)
+    raced: list[bool] = []
+
+    def read_then_commit_elsewhere(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            with app.app_context():  # another request, its own session
+                db.session.get(Product, product_id).name = new_name
+                db.session.commit()
+        return result
+
+    monkeypatch.setattr(module, name, read_then_commit_elsewhere)
+    return raced
+
+
+def vendor_id_of(app, username):
+    with app.app_context():
+        return db.session.query(Vendor.id).filter_by(username=username).scalar()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_token(client, path="/login") -> str:
+    """The CSRF token a page hands this client."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+        self.token = None
+
+    def login(self, username="ravi", password="secret-pass"):
+        token = csrf_token(self._client, "/login")
+        response = self._client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+        assert response.status_code == 303, response.get_data(as_text=True)
+        self.token = csrf_token(self._client, "/dashboard/products")
+        return response
+
+    def post(self, path, data=None, htmx=False, **kwargs):
+        """POST as the logged-in vendor with the CSRF token (as htmx sends it, or as a field)."""
+        data = dict(data or {})
+        headers = dict(kwargs.pop("headers", {}))
+        if htmx:
+            headers.update({"HX-Request": "true", "X-CSRFToken": self.token})
+        else:
+            data.setdefault("csrf_token", self.token)
+        return self._client.post(path, data=data, headers=headers, **kwargs)
+
+
+HX = {"HX-Request": "true"}
