@@ -8,9 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from jinja2 import MemcachedBytecodeCache
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,36 +179,9 @@ def register_headers(app: Flask) -> None:
 
 
 def register_health(app: Flask) -> None:
-    from .extensions import cache, db
+    from .ops import health
 
-    @app.get("/livez")
-    def livez():
-        """Alive: touches neither the database nor the cache (the benchmark's ceiling)."""
-        return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
-
-    @app.get("/healthz")
-    def healthz():
-        """The state of the database and the cache; 503 without a database."""
-        state = {"database": "ok", "cache": "ok"}
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception as error:  # report, don't raise: this is the health check
-            app.logger.warning("health check: database unreachable: %s", error)
-            db.session.rollback()
-            state["database"] = "unreachable"
-        try:
-            cache.set("healthz", "ok", timeout=5)
-            if cache.get("healthz") != "ok":
-                state["cache"] = "not storing"
-        except Exception as error:
-            app.logger.warning("health check: cache unreachable: %s", error)
-            state["cache"] = "unreachable"
-        state["cache_backend"] = app.config["CACHE_TYPE"]
-        code = 200 if state["database"] == "ok" else 503
-        response = jsonify(state)
-        response.status_code = code
-        response.headers["Cache-Control"] = "no-store"
-        return response
+    health.register(app)
 
 
 def register_commands(app: Flask) -> None:

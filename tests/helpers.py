@@ -166,3 +166,15 @@ class AuthActions:
 
 
 HX = {"HX-Request": "true"}
+
+
+def join_all(threads, seconds: float = 60) -> None:
+    """Wait for every thread, ``seconds`` in all; a thread still running then (a deadlock)
+    fails the test rather than hanging the suite."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [thread.name for thread in threads if thread.is_alive()]
+    assert not alive, f"threads still running after {seconds} s (a deadlock?): {alive}"

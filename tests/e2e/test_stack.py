@@ -25,7 +25,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from helpers import FIGURES, IN_CI, PG_URL
+from helpers import FIGURES, IN_CI, PG_URL, join_all
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 18080
@@ -163,7 +163,7 @@ class Load:
         self.statuses: collections.Counter = collections.Counter()
         self.sent = 0
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run) for _ in range(workers)]
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
 
     def _next(self) -> bool:
         with self._lock:
@@ -198,8 +198,7 @@ class Load:
         _wait(lambda: sum(self.statuses.values()) >= count, self.seconds, f"{count} responses")
 
     def join(self) -> Load:
-        for thread in self._threads:
-            thread.join()
+        join_all(self._threads, self.seconds + 30)
         return self
 
     @property
@@ -558,7 +557,7 @@ def test_every_change_reaches_every_customer_within_a_second(stack):
 
     fresh = Freshness(slug)
     # A browser and a client that takes no gzip: nginx keeps a copy for each.
-    readers = [threading.Thread(target=fresh.read, args=(encoding,)) for encoding in ("gzip", "identity")]
+    readers = [threading.Thread(target=fresh.read, args=(encoding,), daemon=True) for encoding in ("gzip", "identity")]
     for reader in readers:
         reader.start()
     time.sleep(1)
@@ -591,8 +590,7 @@ def test_every_change_reaches_every_customer_within_a_second(stack):
         time.sleep(1.5)
     finally:
         fresh.done.set()
-        for reader in readers:
-            reader.join()
+        join_all(readers)
     checked, stale = fresh.stale_responses()
     caches = collections.Counter(seen[-1] for seen in fresh.seen)
     FIGURES.append(f"[freshness] {len(fresh.changes)} changes, {len(fresh.seen)} responses read through "

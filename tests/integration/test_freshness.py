@@ -13,7 +13,7 @@ from dukaan.extensions import cache, db
 from dukaan.models import Product
 from dukaan.storefront import catalogue
 from dukaan.storefront_cache import Page, entries, pages
-from helpers import make_product, make_vendor, rename_after_first_call
+from helpers import join_all, make_product, make_vendor, rename_after_first_call
 
 
 @pytest.fixture
@@ -63,11 +63,10 @@ def test_a_stampede_on_a_missing_catalogue_renders_it_once(app, shop, queries, m
         statuses.append(response.status_code)
         bodies.append(response.get_data(as_text=True))
 
-    threads = [threading.Thread(target=customer) for _ in range(100)]
+    threads = [threading.Thread(target=customer, daemon=True) for _ in range(100)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    join_all(threads)
     assert statuses == [200] * 100
     assert all("Garlic chutney" in body for body in bodies)
     assert len(renders) == 1, f"the catalogue was rendered {len(renders)} times"

@@ -16,6 +16,7 @@ from dukaan.storefront_cache import entries
 from helpers import (
     DEAD_REDIS_URL,
     AuthActions,
+    join_all,
     make_app,
     make_product,
     make_vendor,
@@ -393,11 +394,9 @@ def test_no_stale_page_survives_a_sell_out_under_load(app, shop):
     buyers = [threading.Thread(target=buy, daemon=True) for _ in range(12)]
     for thread in readers + buyers:
         thread.start()
-    for thread in buyers:
-        thread.join(60)
+    join_all(buyers)
     done.set()
-    for thread in readers:
-        thread.join(60)
+    join_all(readers)
     assert not failures, failures[0]
     assert sorted(statuses) == [303] * 6 + [409] * 6
     assert product_state(app, shop["pickle"])["stock"] == 0

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dukaan.extensions import db
 from dukaan.models import OrderLine, Product
-from helpers import HX, make_product, make_vendor, place, product_state
+from helpers import HX, join_all, make_product, make_vendor, place, product_state
 
 NEW = {"name": "Lime pickle", "price": "85.50", "mrp": "99", "stock": "12",
        "description": "Grandma's recipe.", "available": "y"}
@@ -708,12 +708,11 @@ def test_price_edits_during_a_sale_lose_no_sold_unit(app, client, auth, vendor):
         assert auth.post(f"/dashboard/products/{product_id}", dict(data, price=f"{100 + i}.00"),
                          htmx=True).status_code == 200
 
-    threads = [threading.Thread(target=buy) for _ in range(30)]
+    threads = [threading.Thread(target=buy, daemon=True) for _ in range(30)]
     for thread in threads:
         thread.start()
     for i in range(10):
         edit(i)
-    for thread in threads:
-        thread.join()
+    join_all(threads)
     assert len(sold) == 30
     assert product_state(app, product_id)["stock"] == 70

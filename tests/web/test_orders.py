@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from dukaan import orders
 from dukaan.extensions import db
 from dukaan.models import Order, OrderLine, Product
-from helpers import make_product, make_vendor, product_state
+from helpers import join_all, make_product, make_vendor, product_state
 
 GOOD = {"name": "Meera Joshi", "phone": "9876543210", "address": "12 MG Road, Pune 411001"}
 
@@ -555,9 +555,7 @@ def run_threads(count, work, timeout=60):
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(t.is_alive() for t in threads), "threads still running: a deadlock?"
+    join_all(threads, timeout)
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors[0]
     return results
