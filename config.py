@@ -6,6 +6,7 @@ onto real servers; ``ProductionConfig`` refuses to start without them.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -50,6 +51,11 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
+        # A vendor's login ends after this long unused, and after this long in any case
+        # (accounts.session_vendor); its last use is written at most this often.
+        self.VENDOR_SESSION_IDLE = timedelta(hours=float(env.get("VENDOR_SESSION_IDLE_HOURS", "72")))
+        self.VENDOR_SESSION_MAX = timedelta(days=float(env.get("VENDOR_SESSION_MAX_DAYS", "30")))
+        self.VENDOR_SESSION_TOUCH = timedelta(minutes=5)
         # OWASP's minimum for scrypt is N=2^17, r=8, p=1.
         self.PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
         # The store page's caches (dukaan.storefront_cache).
@@ -96,6 +102,18 @@ class Config:
             self.CACHE_OPTIONS = dict(REDIS_SOCKET_OPTIONS)
         else:
             self.CACHE_TYPE = "SimpleCache"
+        # Attempts at logging in and signing up (Flask-Limiter), counted in Redis so that
+        # they hold across processes; each process counts alone while Redis is down.
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_STORAGE_OPTIONS = dict(REDIS_SOCKET_OPTIONS) if self.REDIS_URL else {}
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.LIMITS_NAMESPACE = f"{self.CACHE_KEY_PREFIX}limits"
+        # Failed logins per client address and per account, and sign-ups per client. Mobile
+        # carriers put many customers behind one address: the per-account limit does the work.
+        self.LOGIN_LIMIT_PER_CLIENT = env.get("LOGIN_LIMIT_PER_CLIENT", "30 per minute")
+        self.LOGIN_LIMIT_PER_ACCOUNT = env.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes")
+        self.SIGNUP_LIMIT_PER_CLIENT = env.get("SIGNUP_LIMIT_PER_CLIENT", "30 per hour")
 
 
 class DevelopmentConfig(Config):

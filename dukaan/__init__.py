@@ -106,9 +106,8 @@ def register_static_versions(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from . import jobs, storefront_cache
-    from .extensions import cache, csrf, db, login, migrate
-    from .models import Vendor
+    from . import accounts, jobs, storefront_cache
+    from .extensions import cache, csrf, db, limiter, login, migrate
     from .sessions import SessionInterface
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
@@ -117,6 +116,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     cache.init_app(app)
+    limiter.init_app(app)
     # Flask-Login's own context processor loads the user for every template,
     # which would cost the cached storefront a query; a lazy proxy does not.
     login.init_app(app, add_context_processor=False)
@@ -124,7 +124,7 @@ def register_extensions(app: Flask) -> None:
     login.login_view = "auth.login"
     login.login_message = "Log in to see your store."
     login.login_message_category = "info"
-    login.user_loader(lambda vendor_id: db.session.get(Vendor, int(vendor_id)))
+    login.user_loader(accounts.session_vendor)
     storefront_cache.init_app(app)
     jobs.init_app(app)
     app.session_interface = SessionInterface()

@@ -1,20 +1,29 @@
-"""Vendor accounts: the rules for usernames (store slugs) and passwords."""
+"""Vendor accounts: usernames (store slugs), passwords, and the sessions a login opens."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+import unicodedata
+from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from .extensions import db
-from .models import Vendor
+from .models import Vendor, VendorSession, utcnow
 
 USERNAME_RE = re.compile(r"[a-z0-9-]{3,30}")
 USERNAME_RULE = "3–30 characters: lowercase letters, digits and hyphens"
 MIN_PASSWORD = 8
+MAX_PASSWORD = 200
+PASSWORD_RULE = f"At least {MIN_PASSWORD} characters; not a common password, not your username."
+# The 30,000 most used passwords, as zxcvbn ships them (lowercase).
+COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
 
 
 class AccountError(ValueError):
@@ -52,8 +61,8 @@ def create_vendor(username: str, store_name: str, password: str) -> Vendor:
         raise AccountError("username", problem)
     if not store_name or len(store_name) > 80:
         raise AccountError("store_name", "Give the store a name of 1–80 characters.")
-    if len(password or "") < MIN_PASSWORD:
-        raise AccountError("password", f"Use at least {MIN_PASSWORD} characters.")
+    if problem := password_problem(password, username):
+        raise AccountError("password", problem)
     if find(username) is not None:
         raise AccountError("username", "That username is taken.")
     vendor = Vendor(username=username, store_name=store_name, password_hash=hash_password(password))
@@ -90,3 +99,106 @@ def _dummy_hash() -> str:
     if "_DUMMY_PASSWORD_HASH" not in config:
         config["_DUMMY_PASSWORD_HASH"] = hash_password("not-a-real-password")
     return config["_DUMMY_PASSWORD_HASH"]
+
+
+# --- passwords ---------------------------------------------------------------
+
+
+def normalise_password(password: str) -> str:
+    """NFKC, as NIST SP 800-63B asks, without the invisible format characters (zero-width
+    spaces and joiners) that would otherwise pad a short password."""
+    text = unicodedata.normalize("NFKC", password or "")
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why ``password`` may not be used by ``username``, or None (NIST SP 800-63B:
+    a length, a block list and no composition rules)."""
+    text = normalise_password(password)
+    if len(text) < MIN_PASSWORD or not text.strip():
+        return f"Use at least {MIN_PASSWORD} characters. Spaces alone do not count."
+    if len(text) > MAX_PASSWORD:
+        return f"Use at most {MAX_PASSWORD} characters."
+    folded = text.casefold()
+    name = normalise_username(username)
+    if name and folded.strip() == name:
+        return "Do not use your username as your password."
+    if folded in COMMON_PASSWORDS or folded.strip() in COMMON_PASSWORDS:
+        return "That is one of the most common passwords: choose one nobody would guess."
+    return None
+
+
+def change_password(vendor: Vendor, current: str, new: str) -> None:
+    """Set ``vendor``'s password and end every session of theirs.
+
+    Raises ``AccountError`` for a wrong current password or a new one the
+    rules refuse.
+    """
+    if not check_password_hash(vendor.password_hash, current or ""):
+        raise AccountError("current_password", "That is not your current password.")
+    if problem := password_problem(new, vendor.username):
+        raise AccountError("new_password", problem)
+    vendor.password_hash = hash_password(new)
+    _end_sessions(VendorSession.vendor_id == vendor.id)
+
+
+# --- sessions ------------------------------------------------------------------
+# A login is a row in vendor_sessions; the browser's signed cookie carries its
+# token (Flask-Login's user id is the token, see Vendor.get_id). Deleting the
+# row ends the login at once, wherever the cookie has been copied to.
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(vendor: Vendor) -> str:
+    """Open a session for ``vendor`` (committed); its token, for the cookie."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(VendorSession(vendor_id=vendor.id, token_hash=_token_hash(token)))
+    db.session.commit()
+    vendor.session_token = token
+    return token
+
+
+def session_vendor(token: str) -> Vendor | None:
+    """The vendor whose live session ``token`` is, or None (unknown, ended, idle too
+    long or past its absolute lifetime: an expired row is deleted)."""
+    found = db.session.execute(
+        select(VendorSession, Vendor)
+        .join(Vendor, Vendor.id == VendorSession.vendor_id)
+        .where(VendorSession.token_hash == _token_hash(token or ""))
+    ).one_or_none()
+    if found is None:
+        return None
+    login, vendor = found
+    config, now = current_app.config, utcnow()
+    idle, age = now - _aware(login.last_seen_at), now - _aware(login.created_at)
+    if idle > config["VENDOR_SESSION_IDLE"] or age > config["VENDOR_SESSION_MAX"]:
+        db.session.delete(login)
+        db.session.commit()
+        return None
+    # A write per request would cost every dashboard click; a few minutes' slack is enough.
+    if idle > config["VENDOR_SESSION_TOUCH"]:
+        login.last_seen_at = now
+        db.session.commit()
+    vendor.session_token = token
+    return vendor
+
+
+def end_session(token: str) -> None:
+    _end_sessions(VendorSession.token_hash == _token_hash(token or ""))
+
+
+def end_all_sessions(vendor: Vendor) -> None:
+    _end_sessions(VendorSession.vendor_id == vendor.id)
+
+
+def _end_sessions(condition) -> None:
+    db.session.execute(delete(VendorSession).where(condition))
+    db.session.commit()
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,6 +1,9 @@
 """Bare extension instances; ``create_app`` binds them to an app."""
 
+from flask import current_app
 from flask_caching import Cache
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +30,13 @@ migrate = Migrate()
 login = LoginManager()
 csrf = CSRFProtect()
 cache = Cache()
+
+
+def limit_key(name: str) -> str:
+    """A rate-limit key in this app's namespace (the limiter itself is one per process)."""
+    return f"{current_app.config['LIMITS_NAMESPACE']}:{name}"
+
+
+# Limits are declared on the views that need them (auth); the client is the
+# address ProxyFix trusts (PROXY_COUNT).
+limiter = Limiter(key_func=lambda: limit_key(get_remote_address()))

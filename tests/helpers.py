@@ -21,7 +21,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test") + (
     f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
 )
-TABLES = ("order_lines", "orders", "products", "vendors")
+TABLES = ("order_lines", "orders", "products", "vendor_sessions", "vendors")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
 
@@ -49,6 +49,9 @@ class TestConfig(Config):
         # covers the production window.
         self.STOREFRONT_PAGE_TRUST_SECONDS = 0
         self.CACHE_KEY_PREFIX = f"dukaan-test-{uuid.uuid4().hex[:8]}:"
+        self.LIMITS_NAMESPACE = f"{self.CACHE_KEY_PREFIX}limits"
+        self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if redis_url else {}
         if redis_url:
             self.CACHE_TYPE = "RedisCache"
             self.CACHE_REDIS_URL = redis_url
@@ -178,3 +181,13 @@ def join_all(threads, seconds: float = 60) -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
     alive = [thread.name for thread in threads if thread.is_alive()]
     assert not alive, f"threads still running after {seconds} s (a deadlock?): {alive}"
+
+
+def field_error(html: str, field: str) -> str:
+    """The error text shown next to ``field``, or ''."""
+    marker = f'id="{field}-error">'
+    start = html.find(marker)
+    if start < 0:
+        return ""
+    start += len(marker)
+    return html[start:html.index("</small>", start)]

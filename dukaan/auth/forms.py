@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 
-from ..accounts import MIN_PASSWORD, USERNAME_RULE, normalise_username, username_problem
+from ..accounts import MAX_PASSWORD, PASSWORD_RULE, USERNAME_RULE, normalise_username, username_problem
 from ..forms import storable, strip
 
 
@@ -21,8 +21,9 @@ class SignupForm(FlaskForm):
         "Store name", filters=[strip],
         validators=[DataRequired("A store name is required: 1–80 characters."), Length(max=80), storable],
     )
+    # The rules themselves are accounts.password_problem's, checked as the account is made.
     password = PasswordField(
-        "Password", validators=[InputRequired(), Length(min=MIN_PASSWORD, max=200)]
+        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD)], description=PASSWORD_RULE
     )
     confirm = PasswordField(
         "Confirm password",
@@ -39,3 +40,14 @@ class LoginForm(FlaskForm):
         "Username", filters=[_lowercase], validators=[InputRequired(), storable]
     )
     password = PasswordField("Password", validators=[InputRequired()])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[InputRequired()])
+    new_password = PasswordField(
+        "New password", validators=[InputRequired(), Length(max=MAX_PASSWORD)], description=PASSWORD_RULE
+    )
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[InputRequired(), EqualTo("new_password", message="The passwords do not match.")],
+    )

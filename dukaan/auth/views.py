@@ -1,11 +1,12 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
+from ..extensions import limit_key, limiter
 from . import bp
-from .forms import LoginForm, SignupForm
+from .forms import LoginForm, PasswordForm, SignupForm
 
 
 def safe_next(target: str | None) -> str:
@@ -21,7 +22,31 @@ def _start_session(vendor) -> None:
     # A fresh session on every login: nothing from before it (a fixed session
     # id, an old CSRF token) carries over.
     session.clear()
+    accounts.start_session(vendor)
     login_user(vendor)
+
+
+@bp.after_request
+def no_store(response):
+    # Every auth page carries a CSRF token, and the account page is private.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _config(name: str):
+    return lambda: current_app.config[name]
+
+
+def _failed(response) -> bool:
+    """A login attempt counts against the limits only when it fails."""
+    return response.status_code != 303
+
+
+def _account() -> str:
+    return limit_key("account:" + accounts.normalise_username(request.form.get("username", "")))
+
+
+TOO_MANY = "Too many attempts. Wait a few minutes, then try again."
 
 
 @bp.get("/")
@@ -32,6 +57,7 @@ def index():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_config("SIGNUP_LIMIT_PER_CLIENT"), methods=["POST"], error_message=TOO_MANY)
 def signup():
     form = SignupForm()
     if form.validate_on_submit():
@@ -50,6 +76,9 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_config("LOGIN_LIMIT_PER_CLIENT"), methods=["POST"], deduct_when=_failed, error_message=TOO_MANY)
+@limiter.limit(_config("LOGIN_LIMIT_PER_ACCOUNT"), methods=["POST"], deduct_when=_failed, key_func=_account,
+               error_message=TOO_MANY)
 def login():
     form = LoginForm()
     error = None
@@ -66,7 +95,40 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
-    session.clear()
+    accounts.end_session(current_user.session_token)
+    _forget_login()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.index"), 303)
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    accounts.end_all_sessions(current_user)
+    _forget_login()
+    flash("You are logged out on every device.", "info")
+    return redirect(url_for("auth.index"), 303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change the password; every other device is logged out."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        vendor = current_user._get_current_object()
+        try:
+            accounts.change_password(vendor, form.current_password.data, form.new_password.data)
+        except accounts.AccountError as error:
+            getattr(form, error.field).errors.append(str(error))
+        else:
+            _start_session(vendor)
+            flash("Password changed. Every other device is logged out.", "success")
+            return redirect(url_for("dashboard.products"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/password.html", form=form), status
+
+
+def _forget_login() -> None:
+    logout_user()
+    session.clear()

@@ -3,6 +3,6 @@
 from .catalogue import Product
 from .common import Money, VendorOwned, utcnow
 from .orders import Order, OrderLine, OrderStatus
-from .vendors import Vendor
+from .vendors import Vendor, VendorSession
 
-__all__ = ["Money", "Order", "OrderLine", "OrderStatus", "Product", "Vendor", "VendorOwned", "utcnow"]
+__all__ = ["Money", "Order", "OrderLine", "OrderStatus", "Product", "Vendor", "VendorOwned", "VendorSession", "utcnow"]

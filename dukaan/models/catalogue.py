@@ -24,6 +24,7 @@ class Product(VendorOwned, db.Model):
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("mrp IS NULL OR mrp >= price", name="mrp_at_least_price"),
+        CheckConstraint("max_per_order IS NULL OR max_per_order > 0", name="max_per_order_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,6 +35,8 @@ class Product(VendorOwned, db.Model):
     mrp: Mapped[Decimal | None] = mapped_column(Money)
     stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     available: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The most one order may take (a sale-day limit the vendor sets); None: no limit.
+    max_per_order: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     vendor: Mapped[Vendor] = relationship(back_populates="products")

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Numeric, Select, select
 
-Money = Numeric(10, 2)
+# Up to ₹9,99,99,99,99,999.99: wider than any total orders.MAX_ORDER_TOTAL lets through.
+Money = Numeric(14, 2)
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from dukaan.extensions import db
 from dukaan.models import Vendor
-from helpers import HX, csrf_token, make_product, make_vendor, product_state, vendor_id_of
+from helpers import HX, csrf_token, field_error, make_product, make_vendor, product_state, vendor_id_of
 
 SIGNUP = {"username": "asha-stores", "store_name": "Asha's Kitchen",
           "password": "mango-season", "confirm": "mango-season"}
@@ -42,16 +42,6 @@ def login(client, username="ravi", password="secret-pass", htmx=False):
 
 def is_logged_in(client) -> bool:
     return client.get("/dashboard/products").status_code == 200
-
-
-def field_error(html: str, field: str) -> str:
-    """The error text shown next to ``field``, or ''."""
-    marker = f'id="{field}-error">'
-    start = html.find(marker)
-    if start < 0:
-        return ""
-    start += len(marker)
-    return html[start:html.index("</small>", start)]
 
 
 # --- the landing page ---------------------------------------------------------
