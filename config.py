@@ -24,6 +24,29 @@ class ConfigError(RuntimeError):
     """A setting the app cannot start without is missing or malformed."""
 
 
+# A secret shorter than this, or with fewer different characters, is guessable.
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_CHARACTERS = 10
+# Words of the placeholders in .env.example, the README and tutorials.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "example", "placeholder", "dev-only",
+                     "replace-me", "your-secret", "not-secret", "insecure")
+MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """Why ``value`` is not fit to be the secret ``name`` in production, or None."""
+    lowered = value.lower()
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        why = "is a placeholder"
+    elif len(value) < MIN_SECRET_LENGTH:
+        why = f"is shorter than {MIN_SECRET_LENGTH} characters"
+    elif len(set(value)) < MIN_SECRET_CHARACTERS:
+        why = "repeats too few characters to be random"
+    else:
+        return None
+    return f"{name} {why}: set it to a long random value, for example the output of {MAKE_A_SECRET}"
+
+
 def database_url(url: str) -> str:
     """Return ``url`` with the psycopg2 driver made explicit.
 
@@ -51,6 +74,10 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
+        # No request body needs more (nginx refuses over 1 MB too); form fields other than
+        # files, at most this much in all (a store page of 5,000 products sends about 70 KB).
+        self.MAX_CONTENT_LENGTH = 1024 * 1024
+        self.MAX_FORM_MEMORY_SIZE = 256 * 1024
         # A vendor's login ends after this long unused, and after this long in any case
         # (accounts.session_vendor); its last use is written at most this often.
         self.VENDOR_SESSION_IDLE = timedelta(hours=float(env.get("VENDOR_SESSION_IDLE_HOURS", "72")))
@@ -150,6 +177,14 @@ class ProductionConfig(Config):
             raise ConfigError(
                 f"{' and '.join(missing)} must be set in the environment for production"
             )
+        if self.SHARED_CACHE_URL and not self.CACHE_REFRESH_KEY:
+            raise ConfigError("CACHE_REFRESH_KEY must be set when SHARED_CACHE_URL is")
+        # Anyone who can guess the secret key can sign a session cookie; anyone who can
+        # guess the refresh key can make nginx fetch pages anew on every request.
+        for name in ("SECRET_KEY", "CACHE_REFRESH_KEY"):
+            value = getattr(self, name)
+            if value and (problem := secret_problem(name, value)):
+                raise ConfigError(problem)
         self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
 
 

@@ -4,10 +4,13 @@ the site's HTML error page everywhere else."""
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .auth.guard import to_login
 from .extensions import db
+from .htmx import is_htmx
 
 API_PREFIX = "/api/"
 
@@ -44,6 +47,14 @@ def register(app: Flask) -> None:
         return response
 
     def csrf_error(_error: CSRFError):
+        if is_htmx():
+            # The click would silently do nothing: a tab whose login ended goes to the
+            # login page; one with a stale token reloads and gets a fresh one.
+            if not current_user.is_authenticated:
+                return to_login()
+            response = app.make_response(("", 400))
+            response.headers["HX-Refresh"] = "true"
+            return response
         return respond(400, "Form expired", CSRF_EXPIRED)
 
     app.register_error_handler(CSRFError, csrf_error)

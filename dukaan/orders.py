@@ -17,8 +17,13 @@ from . import inventory, products
 from .extensions import db
 from .models import Order, OrderLine, OrderStatus, Product, Vendor, utcnow
 
-# Units of one product in one order.
+# Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
+# Different products in one order: the work done under the store's lock is bounded by it.
+MAX_LINES = 100
+# The most one order may be worth (₹99.99 crore): above any one product's price, below
+# what the money columns hold.
+MAX_TOTAL = Decimal("999999999.99")
 
 # Where an order may go next from each state; delivered and cancelled are final.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -55,12 +60,25 @@ class Shortage:
     def message(self) -> str:
         """What the customer is told, naming the product."""
         if self.name is None:
-            return "A product you chose is no longer sold here."
+            return NOT_AVAILABLE
         return f"{self.name}: {self.left_text[0].lower()}{self.left_text[1:]}"
+
+
+# A product the store does not show (hidden, deleted, another store's): nothing more is said.
+NOT_AVAILABLE = "A product you chose is not available."
 
 
 class OrderError(Exception):
     """An order could not be placed or changed; the message is for the user."""
+
+
+class Refused(OrderError):
+    """The order breaks a rule of its own (too many lines, too large a total, more than a
+    product's per-order limit): ``problems`` are said next to products, by id."""
+
+    def __init__(self, messages: list[str], problems: dict[int, str] | None = None):
+        self.messages, self.problems = messages, problems or {}
+        super().__init__(" ".join(messages))
 
 
 class OutOfStock(OrderError):
@@ -102,13 +120,39 @@ def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
     for product_id, qty in sorted(wanted.items()):
         product = found.get(product_id)
         if product is None:
-            problems.append(Shortage(product_id, None, 0).message)
+            problems.append(NOT_AVAILABLE)
             continue
         total += product.price * qty
         units += qty
         if product.stock < qty:
             problems.append(Shortage(product_id, product.name, product.stock).message)
+    try:
+        check(found, wanted)
+    except Refused as refused:
+        problems.extend(refused.messages)
     return Quote(total, units, tuple(dict.fromkeys(problems)))
+
+
+def too_large(total: Decimal) -> str:
+    return f"An order can be worth at most ₹{MAX_TOTAL:,}: this one is ₹{total:,.2f}."
+
+
+def check(found: dict[int, Product], wanted: dict[int, int]) -> None:
+    """Raise ``Refused`` when an order of ``wanted`` (product id to units) of the ``found``
+    products breaks a rule of its own, whatever the stock."""
+    if len(wanted) > MAX_LINES:
+        raise Refused([f"An order can have at most {MAX_LINES} different products."])
+    over = {
+        pid: f"At most {found[pid].max_per_order} per order."
+        for pid, qty in wanted.items()
+        if pid in found and found[pid].max_per_order is not None and qty > found[pid].max_per_order
+    }
+    messages = [f"{found[pid].name}: at most {found[pid].max_per_order} per order." for pid in sorted(over)]
+    total = sum((found[pid].price * qty for pid, qty in wanted.items() if pid in found), Decimal("0"))
+    if total > MAX_TOTAL:
+        messages.append(too_large(total))
+    if messages:
+        raise Refused(messages, over)
 
 
 def place(
@@ -121,7 +165,8 @@ def place(
     returned instead of placing a second one.
 
     Raises ``OutOfStock`` (nothing taken) when a product is unavailable, gone
-    or short of stock, and ``ValueError`` for an order with no units.
+    or short of stock, ``Refused`` when the order breaks a rule of its own
+    (``check``), and ``ValueError`` for an order with no units.
     """
     wanted = sorted((pid, qty) for pid, qty in quantities.items() if qty > 0)
     if not wanted:
@@ -131,6 +176,18 @@ def place(
     session = db.session
     if token and (twin := find_by_token(vendor, token)) is not None:
         return twin, False
+    # Everything that needs no lock is settled before the store's lock is taken, so
+    # the work done under it is proportional to a real order.
+    if len(wanted) > MAX_LINES:
+        raise Refused([f"An order can have at most {MAX_LINES} different products."])
+    on_sale = {
+        p.id: p for p in db.session.scalars(
+            products.for_vendor(vendor).where(Product.id.in_([pid for pid, _ in wanted]), Product.available)
+        )
+    }
+    if missing := [pid for pid, _ in wanted if pid not in on_sale]:
+        raise OutOfStock([Shortage(pid, None, 0) for pid in missing])
+    check(on_sale, dict(wanted))
     try:
         # Taking the next number locks the vendor row until commit, so one
         # store's orders are placed one after another and a twin with the same
@@ -148,6 +205,10 @@ def place(
         if short:
             session.rollback()
             raise OutOfStock(shortages(vendor, short))
+        total = sum((t.price * t.quantity for t in taken), Decimal("0"))
+        if total > MAX_TOTAL:  # a price rose between the check above and the lock
+            session.rollback()
+            raise Refused([too_large(total)])
         order = Order(
             vendor_id=vendor.id,
             number=number,
@@ -156,7 +217,7 @@ def place(
             customer_name=customer.name,
             phone=customer.phone,
             address=customer.address,
-            total=sum((t.price * t.quantity for t in taken), Decimal("0")),
+            total=total,
             status=OrderStatus.PLACED.value,
             lines=[
                 OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
@@ -184,7 +245,8 @@ def shortages(vendor: Vendor, product_ids: list[int]) -> list[Shortage]:
         if product is None:
             result.append(Shortage(pid, None, 0))
         else:
-            result.append(Shortage(pid, product.name, product.stock if product.available else 0))
+            result.append(Shortage(pid, product.name, product.stock) if product.available
+                          else Shortage(pid, None, 0))
     return result
 
 

@@ -27,6 +27,7 @@ class Details:
     price: Decimal
     mrp: Decimal | None
     description: str
+    max_per_order: int | None = None  # the most one order may take; None: no limit
 
 
 def for_vendor(vendor: Vendor) -> Select:
@@ -96,3 +97,4 @@ def _write(product: Product, details: Details) -> None:
     product.price = details.price
     product.mrp = details.mrp
     product.description = details.description
+    product.max_per_order = details.max_per_order

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -13,9 +13,10 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
-from ..forms import storable, strip
+from ..forms import AmountField, WholeNumberField, storable, strip, whole_number
 from ..inventory import MAX_STOCK
 from ..models import OrderStatus
+from ..orders import MAX_QUANTITY
 from ..products import MAX_PRICE, Details
 
 
@@ -41,13 +42,17 @@ class ProductForm(FlaskForm):
     name = StringField(
         "Name", filters=[strip], validators=[DataRequired(), Length(max=120), storable]
     )
-    price = DecimalField("Price (₹)", places=2, validators=[InputRequired()])
-    mrp = DecimalField(
+    price = AmountField("Price (₹)", places=2, validators=[InputRequired()])
+    mrp = AmountField(
         "MRP (₹)", places=2, validators=[Optional()],
         description="Optional: the printed price, shown struck through.",
     )
-    stock = IntegerField(
+    stock = WholeNumberField(
         "Stock", validators=[InputRequired(), NumberRange(min=0, max=MAX_STOCK)]
+    )
+    max_per_order = WholeNumberField(
+        "Most per order", validators=[Optional(), NumberRange(min=1, max=MAX_QUANTITY)],
+        description="Optional: on a sale day, how many one customer may buy at once.",
     )
     description = TextAreaField(
         "Description", filters=[strip], validators=[Optional(), Length(max=2000), storable]
@@ -58,12 +63,12 @@ class ProductForm(FlaskForm):
     @property
     def seen_stock(self) -> int | None:
         """The stock the form was filled with; None if it did not say (or said nonsense)."""
-        value = (self.stock_seen.data or "").strip()
-        return int(value) if value.isdigit() and len(value) <= 9 else None
+        return whole_number(self.stock_seen.data)
 
     def details(self) -> Details:
         """The validated fields but stock (which moves through ``inventory``)."""
-        return Details(self.name.data, self.price.data, self.mrp.data, self.description.data or "")
+        return Details(self.name.data, self.price.data, self.mrp.data, self.description.data or "",
+                       self.max_per_order.data)
 
     def validate_price(self, field):
         _money(field)

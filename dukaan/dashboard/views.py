@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-from urllib.parse import urlsplit
 
 import segno
 from flask import abort, current_app, flash, make_response, redirect, request, url_for
@@ -11,36 +10,19 @@ from flask_login import current_user
 from .. import inventory
 from .. import orders as order_rules
 from .. import products as product_rules
-from ..extensions import login
+from ..auth.guard import to_login
+from ..forms import whole_number
 from ..htmx import empty, is_htmx, render
 from ..models import Product, Vendor
 from . import bp
 from .forms import AvailabilityForm, NewProductForm, ProductForm, StatusForm
 
 
-def _return_path() -> str:
-    """The page to come back to after logging in: the one the vendor was on."""
-    if request.method == "GET" and not is_htmx():
-        return request.full_path.rstrip("?")
-    # A POST's own URL takes no GET, and an htmx URL is a fragment: use the page.
-    current = urlsplit(request.headers.get("HX-Current-URL", ""))
-    if current.path.startswith("/dashboard/"):
-        return current.path + (f"?{current.query}" if current.query else "")
-    return url_for("dashboard.products")
-
-
 @bp.before_request
 def require_vendor():
     if current_user.is_authenticated:
         return None
-    login_url = url_for("auth.login", next=_return_path())
-    if is_htmx():
-        # htmx would swap the login page into a table row; send the whole tab there.
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = login_url
-        return response
-    flash(login.login_message, login.login_message_category)
-    return redirect(login_url)
+    return to_login()
 
 
 @bp.after_request
@@ -214,8 +196,8 @@ def orders():
     ``state``: an unchanged list answers 204, so htmx leaves it (and the
     vendor's focus) alone; orders newer than ``seen`` are marked as arrived.
     """
-    page = request.args.get("page", 1, type=int)
-    if not 1 <= page <= MAX_ORDERS_PAGE:
+    page = whole_number(request.args.get("page", "1"), max_digits=12)
+    if page is None or not 1 <= page <= MAX_ORDERS_PAGE:
         abort(404)
     per_page = current_app.config["ORDERS_PER_PAGE"]
     found, total = order_rules.vendor_orders(vendor(), page, per_page)
@@ -229,7 +211,7 @@ def orders():
         orders=found, page=page, total=total, per_page=per_page,
         next_statuses=order_rules.next_statuses,
         poll_seconds=current_app.config["ORDERS_POLL_SECONDS"],
-        seen=request.args.get("seen", type=int) if is_htmx() else None,
+        seen=whole_number(request.args.get("seen")) if is_htmx() else None,
         newest=max((o.number for o in found), default=0), state=state,
     )
 

@@ -9,6 +9,8 @@ from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
 
 QTY_PREFIX = "qty-"
+# A store page sends one quantity per product on sale, zeros included.
+MAX_QUANTITY_FIELDS = 5000
 PRODUCT_ID = re.compile(r"[0-9]{1,12}")
 
 
@@ -56,6 +58,9 @@ def parse_quantities(formdata: MultiDict) -> tuple[dict[int, int], dict[int, str
     wanted: dict[int, int] = {}
     errors: dict[int, str] = {}
     malformed: dict[str, str] = {}
+    if sum(1 for key in formdata if key.startswith(QTY_PREFIX)) > MAX_QUANTITY_FIELDS:
+        # More than any store page has: refused before it costs a query.
+        return {}, {}, {QTY_PREFIX: "This order has more quantities than any store page. Reload the page."}
     for key in formdata:
         if not key.startswith(QTY_PREFIX):
             continue

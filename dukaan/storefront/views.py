@@ -90,6 +90,8 @@ def place_order(slug: str):
     customer = orders.Customer(form.name.data, form.phone.data, form.address.data)
     try:
         order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None)
+    except orders.Refused as refused:
+        return _rejected(vendor, form, 422, refused.messages, refused.problems)
     except orders.OutOfStock as shortage:
         # A product this store does not have (another store's, or deleted) is
         # bad input rather than short stock.
@@ -123,8 +125,8 @@ def order(slug: str, ref: str):
         render_template("storefront/order.html", order=found, store_name=vendor.store_name,
                         slug=vendor.slug)
     )
-    # The page shows the customer's address: no shared cache may keep it.
-    response.headers["Cache-Control"] = "private, no-cache"
+    # The page shows the customer's name, phone and address: no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
 

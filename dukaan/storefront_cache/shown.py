@@ -64,7 +64,7 @@ SHOWN: dict[type, Shown] = {
     Product: Shown(
         attributes={
             "id": as_is, "name": as_is, "description": as_is, "price": as_is, "mrp": as_is,
-            "available": as_is, "stock": in_stock,
+            "available": as_is, "stock": in_stock, "max_per_order": as_is,
         },
         derived={"in_stock": ("stock",), "discounted": ("price", "mrp")},
         vendor_id=lambda product: product.vendor_id,

@@ -63,6 +63,9 @@ def stack(tmp_path_factory):
         STACK_APP_PORTS=" ".join(map(str, APP_PORTS)),
         DATABASE_URL=PG_URL.rsplit("/", 1)[0] + "/" + STACK_DB,
         REDIS_URL=f"redis://127.0.0.1:6379/{STACK_REDIS_DB}",
+        # As behind the README's TLS load balancer (the test balancer below); requests
+        # straight to nginx carry one entry of each X-Forwarded-*, which the app ignores.
+        PROXY_COUNT="2",
     )
     _redis().flushdb()
     up = subprocess.run([str(ROOT / "scripts/stack"), "up"], env=env, capture_output=True,
@@ -611,3 +614,65 @@ def test_bad_logins_are_throttled(stack):
     page = requests.post(f"{BASE}/login", data={"username": "demo", "password": "wrong"})
     assert page.status_code == 429
     assert "Too many attempts" in page.text
+
+
+# --- behind a TLS load balancer ----------------------------------------------------------------
+
+BALANCER_PORT = 18085
+BALANCER = f"http://127.0.0.1:{BALANCER_PORT}"
+BALANCER_CONF = """
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            # What an AWS load balancer that ends TLS on its port says.
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_set_header X-Forwarded-Port {port};
+        }}
+    }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def balancer(stack, tmp_path_factory):
+    """An nginx standing in for a load balancer that ends TLS, in front of the stack's nginx."""
+    prefix = tmp_path_factory.mktemp("balancer")
+    for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / folder).mkdir()
+    conf = prefix / "nginx.conf"
+    conf.write_text(BALANCER_CONF.format(prefix=prefix, port=BALANCER_PORT, upstream=PORT))
+    started = subprocess.run(["nginx", "-p", str(prefix), "-c", str(conf)], capture_output=True, text=True,
+                             timeout=30)
+    assert started.returncode == 0, started.stderr
+    _wait(lambda: requests.get(f"{BALANCER}/livez").status_code == 200, 10, "the balancer")
+    yield BALANCER
+    os.kill(int((prefix / "nginx.pid").read_text()), signal.SIGQUIT)
+
+
+def test_behind_a_tls_balancer_orders_go_through_and_hsts_is_sent(stack, balancer):
+    """Through two proxies the app sees the customer's https: a browser's order (Origin
+    https://…, no Sec-Fetch-Site) is same-origin, and HSTS is sent. With nginx
+    overwriting X-Forwarded-Proto the order was a 403 and HSTS never came."""
+    page = requests.get(f"{balancer}/order/demo", headers=stack.bypass())
+    assert page.status_code == 200
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    product = re.search(r'name="qty-(\d+)"', page.text).group(1)
+    order = requests.post(f"{balancer}/order/demo", allow_redirects=False,
+                          headers={"Origin": f"https://127.0.0.1:{BALANCER_PORT}"},
+                          data={"name": "Meera", "phone": "9876543210", "address": "12 MG Road",
+                                f"qty-{product}": "1"})
+    assert order.status_code == 303, order.text[:500]
+    assert order.headers["Location"].startswith("/order/demo/")

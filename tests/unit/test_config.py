@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import time
 
@@ -63,11 +64,13 @@ def test_database_url_from_the_environment_is_rewritten(monkeypatch, env_class):
 
 # --- production ---------------------------------------------------------------------------
 
+STRONG = secrets.token_hex(32)
+
 
 def test_production_needs_secret_key_and_database_url(monkeypatch):
     with pytest.raises(ConfigError, match="SECRET_KEY and DATABASE_URL must be set"):
         ProductionConfig()
-    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("SECRET_KEY", STRONG)
     with pytest.raises(ConfigError) as raised:
         ProductionConfig()
     assert "DATABASE_URL" in str(raised.value) and "SECRET_KEY" not in str(raised.value)
@@ -80,7 +83,7 @@ def test_production_needs_secret_key_and_database_url(monkeypatch):
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL"])
 def test_production_refuses_an_empty_setting(monkeypatch, name):
-    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("SECRET_KEY", STRONG)
     monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/dukaan")
     monkeypatch.setenv(name, "")
     with pytest.raises(ConfigError, match=name):
@@ -99,12 +102,12 @@ def test_dukaan_env_production_is_guarded(monkeypatch):
 
 def test_production_with_its_settings(monkeypatch):
     monkeypatch.setenv("DUKAAN_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("SECRET_KEY", STRONG)
     monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/dukaan")
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
     settings = from_environment()
     assert isinstance(settings, ProductionConfig)
-    assert settings.SECRET_KEY == "s3cret"
+    assert settings.SECRET_KEY == STRONG
     assert settings.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg2://shop@db/dukaan"
     assert settings.SESSION_COOKIE_SECURE is True
     assert settings.CACHE_TYPE == "RedisCache"
@@ -114,7 +117,7 @@ def test_production_with_its_settings(monkeypatch):
 
 
 def test_production_secure_cookie_can_be_turned_off_for_plain_http(monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("SECRET_KEY", STRONG)
     monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/dukaan")
     monkeypatch.setenv("SESSION_COOKIE_SECURE", "0")
     assert ProductionConfig().SESSION_COOKIE_SECURE is False
@@ -191,7 +194,7 @@ def test_a_hung_redis_costs_the_storefront_milliseconds(app, monkeypatch, hung_r
     from dukaan.extensions import db
 
     make_product(app, make_vendor(app), "Mango pickle", "120.00", 5)
-    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("SECRET_KEY", STRONG)
     monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     monkeypatch.setenv("REDIS_URL", hung_redis)
     hung = create_app(DevelopmentConfig())
@@ -210,3 +213,40 @@ def test_a_hung_redis_costs_the_storefront_milliseconds(app, monkeypatch, hung_r
 
         for pool in (cache.cache._read_client.connection_pool, cache.cache._write_client.connection_pool):
             pool.disconnect()
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "CACHE_REFRESH_KEY"])
+@pytest.mark.parametrize("value, why", [
+    ("change-me-to-a-long-random-string", "placeholder"),  # .env.example's
+    ("change-me-as-well", "placeholder"),
+    ("dev-only-secret-change-me", "placeholder"),
+    ("s3cret", "shorter than 32"),
+    ("a" * 64, "too few characters"),
+    ("abababababababababababababababababab", "too few characters"),
+])
+def test_production_refuses_a_guessable_secret(monkeypatch, name, value, why):
+    """Started with .env.example's key, anyone who read the repository could sign a session."""
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/dukaan")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        ProductionConfig()
+    message = str(raised.value)
+    assert message.startswith(name) and why in message
+    assert "secrets.token_hex(32)" in message
+
+
+def test_production_takes_random_secrets(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("CACHE_REFRESH_KEY", secrets.token_hex(16))
+    monkeypatch.setenv("SHARED_CACHE_URL", "http://nginx")
+    monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/dukaan")
+    assert ProductionConfig().CACHE_REFRESH_KEY
+
+
+def test_production_needs_a_refresh_key_with_a_shared_cache(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/dukaan")
+    monkeypatch.setenv("SHARED_CACHE_URL", "http://nginx")
+    with pytest.raises(ConfigError, match="CACHE_REFRESH_KEY must be set"):
+        ProductionConfig()

@@ -193,7 +193,7 @@ def test_quantity_for_a_product_not_in_this_store_is_422(app, client, shop, prod
     response = post(client, qty={product_id: 1, shop["pickle"]: 1})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "A product you chose is no longer sold here." in html or \
+    assert "A product you chose is not available." in html or \
         "This is not a product of this store." in html
     assert_nothing_written(app, shop)
     if product_id not in (99999999999, 2**40, 424242):
@@ -337,14 +337,18 @@ def test_sold_out_product_is_409_with_zero_left(app, client, shop):
     assert stock(app, shop["pickle"]) == 10
 
 
-def test_unavailable_product_is_409_with_zero_left(app, client, shop):
+def test_a_hidden_product_is_not_available_and_nothing_more(app, client, shop):
+    """Its name and stock stay unknown to whoever walks the product ids (issue 16, finding 6)."""
     with app.app_context():
         db.session.get(Product, shop["chai"]).available = False
         db.session.commit()
     response = post(client, qty={shop["pickle"]: 1, shop["chai"]: 1})
-    assert response.status_code == 409
+    assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "Masala chai: sold out, 0 left." in html
+    assert "A product you chose is not available." in html
+    assert "Masala chai" not in html and "left" not in html
+    total = client.get(f"/order/ravi/total?qty-{shop['chai']}=1").get_data(as_text=True)
+    assert "A product you chose is not available." in total and "Masala chai" not in total
     assert_nothing_written(app, shop)
 
 
@@ -456,7 +460,7 @@ def test_order_for_a_deleted_product_is_rejected(app, client, shop):
         db.session.commit()
     response = post(client, qty={shop["pickle"]: 1, shop["chai"]: 1})
     assert response.status_code == 422
-    assert "no longer sold here" in response.get_data(as_text=True)
+    assert "is not available" in response.get_data(as_text=True)
     assert all_orders(app) == []
     assert stock(app, shop["pickle"]) == 10
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
 
 from dukaan.extensions import db
 from dukaan.models import VendorSession
-from helpers import AuthActions, csrf_token, field_error, make_vendor
+from helpers import HX, AuthActions, csrf_token, field_error, make_product, make_vendor, product_state
 
 # --- 2. sessions end on the server ----------------------------------------------------------
 
@@ -197,3 +198,147 @@ def test_signups_from_one_client_are_throttled(app):
 def test_login_page_is_not_stored(client):
     assert client.get("/login").headers["Cache-Control"] == "no-store"
     assert client.get("/signup").headers["Cache-Control"] == "no-store"
+
+
+# --- 3. one request cannot stall a store's checkout ----------------------------------------------
+
+CUSTOMER = {"name": "Meera", "phone": "9876543210", "address": "12 MG Road, Pune"}
+
+
+@pytest.fixture
+def shop(app):
+    vendor_id = make_vendor(app)
+    return {"vendor": vendor_id, "pickle": make_product(app, vendor_id, "Mango pickle", "120.00", 10)}
+
+
+def locks_taken(queries) -> list[str]:
+    return [q for q in queries if q.lstrip().upper().startswith("UPDATE VENDORS")]
+
+
+@pytest.mark.parametrize("fields", [20_000, 101])
+def test_a_huge_order_is_refused_before_the_store_is_locked(app, client, shop, queries, fields):
+    """20,000 quantity fields (more than any store page) or 101 products (more than an order
+    may have): refused with a 4xx before any lock, so other customers' orders never wait."""
+    data = dict(CUSTOMER, **{f"qty-{shop['pickle'] + 1 + i}": "1" for i in range(fields)})
+    queries.clear()
+    response = client.post("/order/ravi", data=data)
+    assert response.status_code == 422
+    assert locks_taken(queries) == []
+    assert len(queries) <= 3
+
+
+def test_an_order_of_products_the_store_does_not_have_takes_no_lock(app, client, shop, queries):
+    data = dict(CUSTOMER, **{f"qty-{shop['pickle'] + 1 + i}": "1" for i in range(100)})
+    queries.clear()
+    response = client.post("/order/ravi", data=data)
+    assert response.status_code == 422
+    assert locks_taken(queries) == []
+
+
+def test_a_body_over_the_limit_is_refused_clearly(client, shop):
+    response = client.post("/order/ravi", data=dict(CUSTOMER, address="x" * (2 * 1024 * 1024)))
+    assert response.status_code == 413
+    assert "Too Large" in response.get_data(as_text=True)
+
+
+# --- 4. large orders: a stated limit, never a 500 -----------------------------------------------
+
+
+def test_an_order_worth_ten_crore_is_placed(app, client, shop):
+    pricey = make_product(app, shop["vendor"], "Gold necklace", "99999999.99", 5)
+    response = client.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{pricey}": "2"}))
+    assert response.status_code == 303
+    with app.app_context():
+        from dukaan.models import Order
+
+        assert db.session.scalar(select(Order.total)) == Decimal("199999999.98")
+
+
+def test_an_order_over_the_limit_is_a_clear_422(app, client, shop):
+    pricey = make_product(app, shop["vendor"], "Gold necklace", "99999999.99", 50)
+    response = client.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{pricey}": "11"}))
+    assert response.status_code == 422
+    assert "An order can be worth at most ₹999,999,999.99" in response.get_data(as_text=True)
+    total = client.get(f"/order/ravi/total?qty-{pricey}=11").get_data(as_text=True)
+    assert "An order can be worth at most ₹999,999,999.99" in total
+
+
+# --- 5. digits that are not ASCII digits --------------------------------------------------------
+
+
+@pytest.mark.parametrize("seen", ["²", "①", "٣", "１"])
+def test_an_odd_digit_in_stock_seen_is_no_500(app, auth, shop, seen):
+    auth.login()
+    response = auth.post(f"/dashboard/products/{shop['pickle']}", {
+        "name": "Mango pickle", "price": "120.00", "stock": "8", "stock_seen": seen}, htmx=True)
+    assert response.status_code == 200
+    assert product_state(app, shop["pickle"])["stock"] == 8  # no stock seen: the typed stock is set
+
+
+@pytest.mark.parametrize("page", ["²", "٣", "１"])
+def test_an_odd_digit_in_a_page_number_is_a_404(app, client, auth, shop, page):
+    auth.login()
+    assert client.get(f"/dashboard/orders?page={page}").status_code == 404
+
+
+# --- 10. smaller ones -----------------------------------------------------------------------------
+
+
+def test_an_htmx_click_after_the_session_ended_goes_to_the_login_page(app, client, auth, shop):
+    auth.login()
+    stolen_token = auth.token
+    auth.post("/logout/everywhere")
+    response = client.post(f"/dashboard/products/{shop['pickle']}/availability",
+                           headers={"HX-Request": "true", "X-CSRFToken": stolen_token,
+                                    "HX-Current-URL": "http://localhost/dashboard/products"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login?next=/dashboard/products")
+
+
+def test_an_htmx_click_with_a_stale_token_reloads_the_page(app, client, auth, shop):
+    auth.login()
+    response = client.post(f"/dashboard/products/{shop['pickle']}/availability",
+                           headers={"HX-Request": "true", "X-CSRFToken": "stale"})
+    assert response.status_code == 400
+    assert response.headers["HX-Refresh"] == "true"
+
+
+def test_the_order_page_is_not_stored(app, client, shop):
+    response = client.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['pickle']}": "1"}))
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b", "\u200d", " \ufeff "])
+def test_a_name_of_invisible_characters_is_no_name(app, client, shop, name):
+    response = client.post("/order/ravi", data=dict(CUSTOMER, name=name, **{f"qty-{shop['pickle']}": "1"}))
+    assert response.status_code == 422
+    assert "This field is required." in field_error(response.get_data(as_text=True), "name")
+
+
+def test_a_vendor_limits_how_many_one_order_takes(app, client, auth, shop):
+    auth.login()
+    response = auth.post(f"/dashboard/products/{shop['pickle']}", {
+        "name": "Mango pickle", "price": "120.00", "stock": "10", "stock_seen": "10",
+        "max_per_order": "2"}, htmx=True)
+    assert response.status_code == 200
+    html = client.get("/order/ravi").get_data(as_text=True)
+    assert "At most 2 per order." in html
+    assert f'name="qty-{shop["pickle"]}" min="0" max="2"' in html
+    refused = client.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['pickle']}": "3"}))
+    assert refused.status_code == 422
+    assert "Mango pickle: at most 2 per order." in refused.get_data(as_text=True)
+    assert product_state(app, shop["pickle"])["stock"] == 10
+    assert client.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['pickle']}": "2"})).status_code == 303
+
+
+def test_the_inline_edit_keeps_the_per_order_limit(app, auth, shop):
+    auth.login()
+    with app.app_context():
+        from dukaan.models import Product
+
+        db.session.get(Product, shop["pickle"]).max_per_order = 4
+        db.session.commit()
+    row = auth._client.get(f"/dashboard/products/{shop['pickle']}/edit", headers=HX).get_data(as_text=True)
+    assert 'name="max_per_order" value="4"' in row

@@ -312,7 +312,7 @@ def test_total_names_short_stock_and_products_not_on_sale(client, store):
     html = total(client, query).get_data(as_text=True)
     assert "Masala chai: only 3 left." in html
     assert "Coconut barfi: sold out, 0 left." in html
-    assert "A product you chose is no longer sold here." in html
+    assert "A product you chose is not available." in html
     assert "Kashmiri saffron" not in html and "₹390.00" not in html  # hidden: not priced or named
     assert "₹6,532.50" in html  # what is on sale: 5 × 1250.50 + 1 × 280.00
 
