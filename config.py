@@ -59,6 +59,12 @@ def database_url(url: str) -> str:
     return url
 
 
+def cart_hold_minutes(value: str) -> int:
+    if not value.strip().isascii() or not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"CART_HOLD_MINUTES must be a whole number of minutes, 1 or more (not {value!r})")
+    return int(value)
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -121,6 +127,8 @@ class Config:
         self.PROXY_COUNT = int(env.get("PROXY_COUNT", "0"))
         # Order times are stored in UTC and shown in the merchants' zone.
         self.DISPLAY_TIMEZONE = env.get("DISPLAY_TIMEZONE", "Asia/Kolkata")
+        # How long a cart holds its units after its last change (a whole number, 1 or more).
+        self.CART_HOLD_MINUTES = cart_hold_minutes(env.get("CART_HOLD_MINUTES", "15"))
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
         if self.REDIS_URL:

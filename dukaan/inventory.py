@@ -1,11 +1,15 @@
-"""Every stock movement: orders take stock, cancellations put it back, vendors set it.
+"""Every stock movement: carts hold it, orders take it, cancellations put it back, vendors set it.
 
-Nothing else writes ``Product.stock``. Orders and cancellations move it with
-conditional ``UPDATE`` statements, so that no amount of concurrency sells a
-unit twice or leaves stock below zero; each movement tells the store page's
-invalidation what it did (``storefront_cache.shown``), as the ORM's flush
-does for everything else. None of these functions commits: the caller's
-transaction takes every movement or none.
+Nothing else writes ``Product.stock`` or a cart's holds. What a customer may
+still buy is the stock on hand less the live holds of other carts; a hold is
+live until its cart's ``expires_at``, so an abandoned cart frees its units by
+the clock, with no job. Whoever holds or takes units locks the product's row
+first (in product id order, so two never wait on each other), then counts the
+holds in a statement of its own, which sees every hold committed before the
+lock was granted: no amount of concurrency sells or holds a unit twice or
+leaves stock below zero. Each movement tells the store page's invalidation
+what it did (``storefront_cache.shown``). None of these functions commits:
+the caller's transaction takes every movement or none.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from .extensions import db
-from .models import Product
+from .models import Cart, CartLine, Product, utcnow
 from .storefront_cache import shown
 
 MAX_STOCK = 1_000_000
@@ -34,6 +38,14 @@ class Taken:
     price: Decimal
 
 
+class NotEnough(Exception):
+    """A cart asked to hold more of a product than is free: ``available`` is what is."""
+
+    def __init__(self, product_id: int, available: int):
+        self.product_id, self.available = product_id, available
+        super().__init__(f"Only {available} available." if available else "0 available right now.")
+
+
 class StockMoved(Exception):
     """Orders or cancellations changed a product's stock while its vendor was editing it."""
 
@@ -44,32 +56,90 @@ class StockMoved(Exception):
                          f"Save again to set it to {wanted}.")
 
 
-def take(vendor_id: int, wanted: list[tuple[int, int]]) -> tuple[list[Taken], list[int]]:
-    """Take ``wanted`` (product id, units), in product id order, from ``vendor_id``'s products on sale.
+def held(product_ids: list[int], except_cart: int | None = None) -> dict[int, int]:
+    """Units of each product held by live carts, other than ``except_cart``'s."""
+    if not product_ids:
+        return {}
+    query = (
+        select(CartLine.product_id, func.sum(CartLine.quantity))
+        .join(Cart, Cart.id == CartLine.cart_id)
+        .where(CartLine.product_id.in_(product_ids), Cart.expires_at > utcnow())
+        .group_by(CartLine.product_id)
+    )
+    if except_cart is not None:
+        query = query.where(Cart.id != except_cart)
+    return dict(db.session.execute(query).all())
 
-    Returns what was taken and the ids that could not be (gone, hidden or
-    short): with any of those the caller must roll back. Rows are locked in id
-    order, so two orders never wait on each other.
+
+def free(products: list[Product], except_cart: int | None = None) -> dict[int, int]:
+    """What a customer (holding ``except_cart``) may still buy of each product: its stock
+    on hand less the live holds of other carts. Reads only: the next lock may change it."""
+    holds = held([p.id for p in products], except_cart)
+    return {p.id: max(0, p.stock - holds.get(p.id, 0)) for p in products}
+
+
+def _lock(product_ids: list[int]) -> dict[int, object]:
+    """Lock the rows of ``product_ids`` (in id order) until the commit; their columns now."""
+    rows = db.session.execute(
+        select(products_table).where(products_table.c.id.in_(product_ids))
+        .order_by(products_table.c.id).with_for_update()
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def hold(cart: Cart, product_id: int, quantity: int) -> None:
+    """Make ``cart`` hold ``quantity`` units of ``product_id`` (0 lets go of them).
+
+    Raises ``NotEnough`` (nothing more held) when fewer are free; a product that
+    is not on sale at the cart's store has 0 free.
+    """
+    row = _lock([product_id]).get(product_id)
+    # Read after the lock: another tab of the same cart may have just written this line.
+    line = db.session.scalar(
+        select(CartLine).where(CartLine.cart_id == cart.id, CartLine.product_id == product_id)
+    ) if cart.id is not None else None
+    if quantity == 0:
+        if line is not None:
+            db.session.delete(line)
+        return
+    if row is None or row.vendor_id != cart.vendor_id or not row.available:
+        raise NotEnough(product_id, 0)
+    available = max(0, row.stock - held([product_id], cart.id).get(product_id, 0))
+    if quantity > available:
+        raise NotEnough(product_id, available)
+    if line is None:
+        cart.lines.append(CartLine(product_id=product_id, quantity=quantity))
+    else:
+        line.quantity, line.changed_at, line.cut_from = quantity, utcnow(), None
+
+
+def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
+         ) -> tuple[list[Taken], list[int]]:
+    """Take ``wanted`` (product id, units) from ``vendor_id``'s products on sale, for an order
+    from ``cart`` (whose own holds, live or lapsed, do not stand in its way).
+
+    Returns what was taken and the ids that could not be (gone, hidden, or fewer
+    free than wanted): with any of those the caller must roll back.
     """
     session = db.session
+    ids = sorted(pid for pid, _ in wanted)
+    rows = _lock(ids)
+    holds = held(ids, cart.id if cart is not None else None)
     taken, short = [], []
     for product_id, quantity in sorted(wanted):
-        row = session.execute(
-            update(products_table)
-            .where(
-                products_table.c.id == product_id,
-                products_table.c.vendor_id == vendor_id,
-                products_table.c.available,
-                products_table.c.stock >= quantity,
-            )
-            .values(stock=products_table.c.stock - quantity)
-            .returning(products_table.c.name, products_table.c.price, products_table.c.stock)
-        ).one_or_none()
-        if row is None:
+        row = rows.get(product_id)
+        if (row is None or row.vendor_id != vendor_id or not row.available
+                or row.stock - holds.get(product_id, 0) < quantity):
             short.append(product_id)
             continue
+        left = session.execute(
+            update(products_table)
+            .where(products_table.c.id == product_id)
+            .values(stock=products_table.c.stock - quantity)
+            .returning(products_table.c.stock)
+        ).scalar_one()
         taken.append(Taken(product_id, quantity, row.name, row.price))
-        shown.updated(session, Product, vendor_id, True, stock=(row.stock + quantity, row.stock))
+        shown.updated(session, Product, vendor_id, True, stock=(left + quantity, left))
     return taken, short
 
 
@@ -112,3 +182,24 @@ def set_stock(product: Product, wanted: int, seen: int | None) -> None:
     if seen is not None and product.stock != seen:
         raise StockMoved(seen, product.stock, wanted)
     product.stock = wanted
+    _cut_holds(product)
+
+
+def _cut_holds(product: Product) -> None:
+    """Stock set below what live carts hold: the newest holds give way first, and keep
+    what they had asked for (``cut_from``) so that their carts can say so."""
+    excess = held([product.id]).get(product.id, 0) - product.stock
+    if excess <= 0:
+        return
+    lines = db.session.scalars(
+        select(CartLine).join(Cart, Cart.id == CartLine.cart_id)
+        .where(CartLine.product_id == product.id, Cart.expires_at > utcnow())
+        .order_by(CartLine.changed_at.desc(), CartLine.id.desc())
+    )
+    for line in lines:
+        if excess <= 0:
+            break
+        cut = min(line.quantity, excess)
+        line.cut_from = line.cut_from or line.quantity
+        line.quantity -= cut
+        excess -= cut

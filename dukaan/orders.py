@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from . import inventory, products
 from .extensions import db
-from .models import Order, OrderLine, OrderStatus, Product, Vendor, utcnow
+from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, utcnow
 
 # Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
@@ -116,6 +116,7 @@ def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
             products.for_vendor(vendor).where(Product.id.in_(wanted), Product.available)
         )
     }
+    free = inventory.free(list(found.values()))
     total, units, problems = Decimal("0"), 0, []
     for product_id, qty in sorted(wanted.items()):
         product = found.get(product_id)
@@ -124,8 +125,8 @@ def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
             continue
         total += product.price * qty
         units += qty
-        if product.stock < qty:
-            problems.append(Shortage(product_id, product.name, product.stock).message)
+        if free[product_id] < qty:
+            problems.append(Shortage(product_id, product.name, free[product_id]).message)
     try:
         check(found, wanted)
     except Refused as refused:
@@ -156,9 +157,11 @@ def check(found: dict[int, Product], wanted: dict[int, int]) -> None:
 
 
 def place(
-    vendor: Vendor, quantities: dict[int, int], customer: Customer, token: str | None = None
+    vendor: Vendor, quantities: dict[int, int], customer: Customer, token: str | None = None,
+    cart: Cart | None = None,
 ) -> tuple[Order, bool]:
-    """Place an order for ``quantities`` (product id to units) at ``vendor``'s store.
+    """Place an order for ``quantities`` (product id to units) at ``vendor``'s store, or for
+    what ``cart`` holds (its holds become the order and the cart is gone with the commit).
 
     Takes every line or none, in one transaction. Returns the order and whether
     it was created now; an order already placed with the same ``token`` is
@@ -168,6 +171,8 @@ def place(
     or short of stock, ``Refused`` when the order breaks a rule of its own
     (``check``), and ``ValueError`` for an order with no units.
     """
+    if cart is not None:
+        quantities = {line.product_id: line.quantity for line in cart.lines}
     wanted = sorted((pid, qty) for pid, qty in quantities.items() if qty > 0)
     if not wanted:
         raise ValueError("an order needs at least one unit")
@@ -201,10 +206,10 @@ def place(
         if token and (twin := find_by_token(vendor, token)) is not None:
             session.rollback()
             return twin, False
-        taken, short = inventory.take(vendor.id, wanted)
+        taken, short = inventory.take(vendor.id, wanted, cart)
         if short:
             session.rollback()
-            raise OutOfStock(shortages(vendor, short))
+            raise OutOfStock(shortages(vendor, short, cart))
         total = sum((t.price * t.quantity for t in taken), Decimal("0"))
         if total > MAX_TOTAL:  # a price rose between the check above and the lock
             session.rollback()
@@ -225,6 +230,8 @@ def place(
             ],
         )
         session.add(order)
+        if cart is not None:
+            session.delete(cart)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -234,18 +241,19 @@ def place(
     return order, True
 
 
-def shortages(vendor: Vendor, product_ids: list[int]) -> list[Shortage]:
-    """What is left of each of ``product_ids`` (0 if unavailable or gone)."""
+def shortages(vendor: Vendor, product_ids: list[int], cart: Cart | None = None) -> list[Shortage]:
+    """What is left of each of ``product_ids`` for the holder of ``cart`` (0 if unavailable or gone)."""
     found = {
         p.id: p for p in db.session.scalars(products.for_vendor(vendor).where(Product.id.in_(product_ids)))
     }
+    free = inventory.free(list(found.values()), cart.id if cart is not None else None)
     result = []
     for pid in product_ids:
         product = found.get(pid)
         if product is None:
             result.append(Shortage(pid, None, 0))
         else:
-            result.append(Shortage(pid, product.name, product.stock) if product.available
+            result.append(Shortage(pid, product.name, free[pid]) if product.available
                           else Shortage(pid, None, 0))
     return result
 

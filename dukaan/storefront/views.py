@@ -2,12 +2,13 @@
 
 import re
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
-from .. import accounts, orders, products, storefront_cache
+from .. import accounts, carts, inventory, orders, products, storefront_cache
 from ..extensions import csrf
+from ..forms import whole_number
 from ..storefront_cache import Storefront
-from . import bp, catalogue
+from . import STOREFRONT_PREFIX, bp, catalogue
 from .forms import CheckoutForm, parse_quantities, typed_quantities
 
 # The shape of the refs orders.place hands out (secrets.token_urlsafe).
@@ -80,16 +81,20 @@ def place_order(slug: str):
     if vendor is None:
         abort(404)
     form = CheckoutForm(request.form)
-    wanted, qty_errors, malformed = parse_quantities(request.form)
+    # With a cart, the order is what it holds; without one (no JavaScript), the quantities typed.
+    cart = carts.find(vendor, request.cookies.get(carts.COOKIE))
+    if cart is not None and not any(line.quantity for line in cart.lines):
+        cart = None
+    wanted, qty_errors, malformed = ({}, {}, {}) if cart else parse_quantities(request.form)
     errors = list(malformed.values())
     valid = form.validate()
-    if not wanted and not qty_errors and not malformed:
+    if not cart and not wanted and not qty_errors and not malformed:
         errors.append("Choose how many you want of at least one product.")
     if not valid or qty_errors or errors:
         return _rejected(vendor, form, 422, errors, qty_errors)
     customer = orders.Customer(form.name.data, form.phone.data, form.address.data)
     try:
-        order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None)
+        order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None, cart)
     except orders.Refused as refused:
         return _rejected(vendor, form, 422, refused.messages, refused.problems)
     except orders.OutOfStock as shortage:
@@ -99,7 +104,10 @@ def place_order(slug: str):
         problems = {s.product_id: s.left_text for s in shortage.shortages}
         errors = [s.message for s in shortage.shortages]
         return _rejected(vendor, form, status, errors, problems)
-    return redirect(url_for("storefront.order", slug=vendor.slug, ref=order.ref), 303)
+    response = redirect(url_for("storefront.order", slug=vendor.slug, ref=order.ref), 303)
+    if cart is not None:
+        response.delete_cookie(carts.COOKIE, path=_cart_path(vendor))
+    return response
 
 
 def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, str]):
@@ -151,4 +159,62 @@ def order_total(slug: str):
     )
     # Prices and stock change at any moment: a cached total would mislead.
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the cart: a per-visitor fragment beside the shared page ---------------------------
+
+
+def _cart_path(vendor) -> str:
+    # The store page's path and everything under it: the checkout POST needs the cookie.
+    return f"{STOREFRONT_PREFIX}/{vendor.slug}"
+
+
+@bp.get("/<slug>/cart")
+def cart(slug: str):
+    vendor = _store_or_404(slug)
+    return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE)))
+
+
+@bp.post("/<slug>/cart")
+@csrf.exempt  # the same-origin check below protects it instead, as for orders
+def change_cart(slug: str):
+    """Set the quantity of one product in the visitor's cart (0 removes it): 200 with the
+    cart, 409 saying how many are free (nothing more held), 422 for input that makes no sense."""
+    if not same_origin():
+        abort(403, "Carts can only be changed from the store's own page.")
+    vendor = _store_or_404(slug)
+    current = carts.find(vendor, request.cookies.get(carts.COOKIE))
+    product_id = whole_number(request.form.get("product_id"), max_digits=12)
+    quantity = whole_number(request.form.get("quantity"), max_digits=6)
+    if product_id is None or quantity is None:
+        return _cart_fragment(vendor, current, 422, "Choose a product and a quantity from 0 to "
+                              f"{orders.MAX_QUANTITY}.")
+    try:
+        current = carts.set_quantity(vendor, current, product_id, quantity)
+    except inventory.NotEnough as refused:
+        return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE)), 409, str(refused))
+    except carts.CartError as refused:
+        return _cart_fragment(vendor, current, 422, str(refused))
+    return _cart_fragment(vendor, current)
+
+
+def _store_or_404(slug: str):
+    _require_slug_shape(slug)
+    vendor = accounts.find(slug)
+    if vendor is None:
+        abort(404)
+    return vendor
+
+
+def _cart_fragment(vendor, found, status: int = 200, error: str | None = None):
+    response = make_response(
+        render_template("storefront/_cart.html", cart=carts.view(vendor, found), error=error), status
+    )
+    if found is not None:
+        response.set_cookie(carts.COOKIE, found.token, max_age=7 * 24 * 3600, path=_cart_path(vendor),
+                            httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    # Per visitor: no cache may keep it, and none may hand it to another visitor.
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
     return response

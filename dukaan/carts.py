@@ -1,0 +1,129 @@
+"""Carts: a visitor's units held at one store for ``CART_HOLD_MINUTES``, and what they show.
+
+The cookie carries the cart's random token; a cart is found only through its
+store (``Cart.owned_by``), so a cookie from one store means nothing at another.
+Every change moves the cart's hold on by ``CART_HOLD_MINUTES``; the units
+themselves are held and taken in ``inventory``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from . import inventory, products
+from .extensions import db
+from .models import Cart, Product, Vendor, utcnow
+from .orders import MAX_LINES, MAX_QUANTITY
+
+COOKIE = "cart"
+
+
+class CartError(ValueError):
+    """The change cannot be made; the message is for the customer."""
+
+
+def find(vendor: Vendor, token: str | None) -> Cart | None:
+    if not token:
+        return None
+    return db.session.scalar(
+        Cart.owned_by(vendor).where(Cart.token == token).options(selectinload(Cart.lines))
+    )
+
+
+def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: int) -> Cart:
+    """Hold ``quantity`` units of ``product_id`` in ``cart`` (a new cart if None), committed.
+
+    Raises ``inventory.NotEnough`` (nothing more held, nothing committed) when
+    fewer are free, and ``CartError`` for a quantity the store does not allow.
+    """
+    if not 0 <= quantity <= MAX_QUANTITY:
+        raise CartError(f"Choose from 0 to {MAX_QUANTITY}.")
+    product = products.get(vendor, product_id)
+    if product is not None and product.max_per_order and quantity > product.max_per_order:
+        raise CartError(f"{product.name}: at most {product.max_per_order} per order.")
+    if cart is None:
+        cart = Cart(vendor_id=vendor.id, token=secrets.token_urlsafe(32), expires_at=utcnow() + hold_time(),
+                    lines=[])
+        db.session.add(cart)
+    elif quantity and product_id not in {line.product_id for line in cart.lines} and len(cart.lines) >= MAX_LINES:
+        raise CartError(f"A cart can hold at most {MAX_LINES} different products.")
+    try:
+        inventory.hold(cart, product_id, quantity)
+    except inventory.NotEnough:
+        db.session.rollback()
+        raise
+    cart.expires_at = utcnow() + hold_time()
+    db.session.commit()
+    return cart
+
+
+def hold_time() -> timedelta:
+    return timedelta(minutes=current_app.config["CART_HOLD_MINUTES"])
+
+
+@dataclass(frozen=True)
+class LineView:
+    product: Product
+    quantity: int
+    problem: str | None  # what the customer must know: a lapsed hold short of stock, a cut
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.product.price * self.quantity
+
+
+@dataclass(frozen=True)
+class CartView:
+    lines: list[LineView]
+    expires_at: datetime | None
+    lapsed: bool
+    gone: int = 0  # lines of products no longer on sale (not named: the store hides them)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.subtotal for line in self.lines), Decimal("0"))
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def minutes_left(self) -> int:
+        if self.expires_at is None or self.lapsed:
+            return 0
+        return max(1, round((_aware(self.expires_at) - utcnow()).total_seconds() / 60))
+
+
+def view(vendor: Vendor, cart: Cart | None) -> CartView:
+    """What the cart shows. A line is never dropped silently: a lapsed hold whose units
+    went meanwhile, a product gone from sale, or a hold the vendor cut says so."""
+    if cart is None:
+        return CartView([], None, False)
+    gone = 0
+    lapsed = _aware(cart.expires_at) <= utcnow()
+    on_sale = {p.id: p for p in products.on_sale(vendor) if p.id in {line.product_id for line in cart.lines}}
+    free = inventory.free(list(on_sale.values()), except_cart=cart.id)
+    lines = []
+    for line in cart.lines:
+        product = on_sale.get(line.product_id)
+        if product is None:  # deleted or hidden since
+            gone += 1
+            continue
+        problem = None
+        if line.cut_from:
+            problem = f"The store has fewer now: {line.quantity} of the {line.cut_from} you chose are held."
+        elif free.get(product.id, 0) < line.quantity:
+            left = free.get(product.id, 0)
+            problem = f"Only {left} left." if left else "Sold out, 0 left."
+        lines.append(LineView(product, line.quantity, problem))
+    return CartView(lines, cart.expires_at, lapsed, gone)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,173 @@
+"""A cart that holds stock: the contract's endpoints, holds against other customers, checkout."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from dukaan.extensions import db
+from dukaan.models import Cart, CartLine, Order
+from helpers import AuthActions, make_product, make_vendor, product_state
+
+CUSTOMER = {"name": "Meera", "phone": "9876543210", "address": "12 MG Road, Pune"}
+
+
+@pytest.fixture
+def shop(app):
+    vendor_id = make_vendor(app)
+    return {
+        "vendor": vendor_id,
+        "pickle": make_product(app, vendor_id, "Mango pickle", "120.00", 10),
+        "chai": make_product(app, vendor_id, "Masala chai", "95.00", 3),
+    }
+
+
+def add(client, product_id, quantity, slug="ravi"):
+    return client.post(f"/order/{slug}/cart", data={"product_id": str(product_id), "quantity": str(quantity)})
+
+
+def held(app, product_id) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            select(func.coalesce(func.sum(CartLine.quantity), 0)).where(CartLine.product_id == product_id)
+        )
+
+
+def test_adding_holds_units_and_answers_the_cart(app, client, shop):
+    response = add(client, shop["pickle"], 2)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="cart-line-%d"' % shop["pickle"] in html and "Mango pickle" in html and "₹240.00" in html
+    assert "Held for you for 15 more minutes." in html
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("cart=") and "Path=/order/ravi" in cookie and "HttpOnly" in cookie
+    assert response.headers["Cache-Control"] == "no-store" and "Cookie" in response.headers["Vary"]
+    assert held(app, shop["pickle"]) == 2
+    assert product_state(app, shop["pickle"])["stock"] == 10  # stock on hand moves only at checkout
+    again = client.get("/order/ravi/cart")
+    assert again.status_code == 200 and "₹240.00" in again.get_data(as_text=True)
+
+
+def test_changing_and_removing_a_line_changes_the_hold(app, client, shop):
+    add(client, shop["pickle"], 2)
+    assert add(client, shop["pickle"], 5).status_code == 200
+    assert held(app, shop["pickle"]) == 5
+    assert add(client, shop["pickle"], 0).status_code == 200
+    assert held(app, shop["pickle"]) == 0
+    assert "Your cart is empty." in client.get("/order/ravi/cart").get_data(as_text=True)
+
+
+def test_more_than_is_free_is_a_409_that_holds_nothing_more(app, client, shop):
+    add(client, shop["chai"], 1)
+    response = add(client, shop["chai"], 4)
+    assert response.status_code == 409
+    assert "Only 3 available." in response.get_data(as_text=True)
+    assert held(app, shop["chai"]) == 1
+
+
+def test_other_carts_holds_count(app, shop):
+    first, second = app.test_client(), app.test_client()
+    assert add(first, shop["chai"], 2).status_code == 200
+    response = add(second, shop["chai"], 2)
+    assert response.status_code == 409
+    assert "Only 1 available." in response.get_data(as_text=True)
+    # Without a cart (no JavaScript) the held units cannot be bought either.
+    plain = second.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['chai']}": "2"}))
+    assert plain.status_code == 409
+    assert "Masala chai: only 1 left." in plain.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("data", [{"product_id": "x", "quantity": "1"}, {"product_id": "1", "quantity": "²"},
+                                  {"product_id": "1"}, {"product_id": "1", "quantity": "1000"}])
+def test_bad_input_is_a_422(client, shop, data):
+    response = client.post("/order/ravi/cart", data=data)
+    assert response.status_code == 422
+    assert "from 0 to 999" in response.get_data(as_text=True)
+
+
+def test_a_product_the_store_does_not_show_cannot_be_held(app, client, shop):
+    hidden = make_product(app, shop["vendor"], "Rose water", "130.00", 5, available=False)
+    other = make_product(app, make_vendor(app, "asha", "Asha's"), "Bell", "10.00", 5)
+    for product_id in (hidden, other, 999999):
+        response = add(client, product_id, 1)
+        assert response.status_code == 409
+        assert "0 available right now." in response.get_data(as_text=True)
+
+
+def test_a_cart_cookie_means_nothing_at_another_store(app, client, shop):
+    make_product(app, make_vendor(app, "asha", "Asha's"), "Bell", "10.00", 5)
+    token = add(client, shop["pickle"], 2).headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    stranger = app.test_client()
+    stranger.set_cookie("cart", token, path="/order/asha")
+    html = stranger.get("/order/asha/cart").get_data(as_text=True)
+    assert "Your cart is empty." in html and "Mango pickle" not in html
+
+
+def test_a_per_order_limit_bounds_the_hold(app, client, shop):
+    with app.app_context():
+        from dukaan.models import Product
+
+        db.session.get(Product, shop["pickle"]).max_per_order = 2
+        db.session.commit()
+    response = add(client, shop["pickle"], 3)
+    assert response.status_code == 422
+    assert "at most 2 per order" in response.get_data(as_text=True)
+
+
+def test_checkout_turns_the_holds_into_the_order(app, client, shop):
+    add(client, shop["pickle"], 2)
+    add(client, shop["chai"], 3)
+    response = client.post("/order/ravi", data=CUSTOMER, headers={"Origin": "http://localhost"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert "cart=;" in response.headers["Set-Cookie"]  # the cookie goes with the cart
+    assert product_state(app, shop["pickle"])["stock"] == 8
+    assert product_state(app, shop["chai"])["stock"] == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Cart.id))) == 0
+        assert db.session.scalar(select(func.count(CartLine.id))) == 0
+        order = db.session.scalars(select(Order)).one()
+        assert sorted((line.name, line.quantity) for line in order.lines) == [("Mango pickle", 2), ("Masala chai", 3)]
+
+
+def expire_holds(app):
+    with app.app_context():
+        db.session.execute(update(Cart).values(expires_at=Cart.expires_at - timedelta(hours=1)))
+        db.session.commit()
+
+
+def test_a_lapsed_hold_frees_its_units_with_no_job(app, shop):
+    first, second = app.test_client(), app.test_client()
+    add(first, shop["chai"], 3)
+    assert add(second, shop["chai"], 1).status_code == 409
+    expire_holds(app)
+    assert add(second, shop["chai"], 2).status_code == 200
+    html = first.get("/order/ravi/cart").get_data(as_text=True)
+    assert "Your hold has lapsed" in html
+    assert "Only 1 left." in html  # the line stays, and says how many are left
+    refused = first.post("/order/ravi", data=CUSTOMER)
+    assert refused.status_code == 409
+    assert "Masala chai: only 1 left." in refused.get_data(as_text=True)
+
+
+def test_a_lapsed_hold_still_checks_out_while_the_stock_is_there(app, client, shop):
+    add(client, shop["pickle"], 4)
+    expire_holds(app)
+    assert client.post("/order/ravi", data=CUSTOMER).status_code == 303
+    assert product_state(app, shop["pickle"])["stock"] == 6
+
+
+def test_lowering_stock_below_the_holds_cuts_the_newest_first(app, shop):
+    older, newer = app.test_client(), app.test_client()
+    add(older, shop["pickle"], 4)
+    add(newer, shop["pickle"], 4)
+    vendor = AuthActions(app.test_client())
+    vendor.login()
+    response = vendor.post(f"/dashboard/products/{shop['pickle']}", {
+        "name": "Mango pickle", "price": "120.00", "stock": "5", "stock_seen": "10"}, htmx=True)
+    assert response.status_code == 200
+    assert held(app, shop["pickle"]) == 5
+    assert "Held for you" in older.get("/order/ravi/cart").get_data(as_text=True)
+    newer_html = newer.get("/order/ravi/cart").get_data(as_text=True)
+    assert "The store has fewer now: 1 of the 4 you chose are held." in newer_html
