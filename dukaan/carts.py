@@ -54,11 +54,10 @@ def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: i
     elif quantity and product_id not in {line.product_id for line in cart.lines} and len(cart.lines) >= MAX_LINES:
         raise CartError(f"A cart can hold at most {MAX_LINES} different products.")
     try:
-        inventory.hold(cart, product_id, quantity)
+        inventory.hold(cart, product_id, quantity, until=utcnow() + hold_time())
     except inventory.NotEnough:
         db.session.rollback()
         raise
-    cart.expires_at = utcnow() + hold_time()
     db.session.commit()
     return cart
 

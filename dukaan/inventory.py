@@ -15,6 +15,7 @@ the caller's transaction takes every movement or none.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
@@ -71,6 +72,17 @@ def held(product_ids: list[int], except_cart: int | None = None) -> dict[int, in
     return dict(db.session.execute(query).all())
 
 
+def held_by_carts():
+    """A column for a query of products: the units of each held by live carts."""
+    return (
+        select(func.coalesce(func.sum(CartLine.quantity), 0))
+        .join(Cart, Cart.id == CartLine.cart_id)
+        .where(CartLine.product_id == Product.id, Cart.expires_at > utcnow())
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
 def free(products: list[Product], except_cart: int | None = None) -> dict[int, int]:
     """What a customer (holding ``except_cart``) may still buy of each product: its stock
     on hand less the live holds of other carts. Reads only: the next lock may change it."""
@@ -87,30 +99,41 @@ def _lock(product_ids: list[int]) -> dict[int, object]:
     return {row.id: row for row in rows}
 
 
-def hold(cart: Cart, product_id: int, quantity: int) -> None:
-    """Make ``cart`` hold ``quantity`` units of ``product_id`` (0 lets go of them).
+def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> None:
+    """Make ``cart`` hold ``quantity`` units of ``product_id`` (0 lets go of them), and all
+    of its holds until ``until``.
 
     Raises ``NotEnough`` (nothing more held) when fewer are free; a product that
     is not on sale at the cart's store has 0 free.
     """
+    session = db.session
     row = _lock([product_id]).get(product_id)
     # Read after the lock: another tab of the same cart may have just written this line.
-    line = db.session.scalar(
+    line = session.scalar(
         select(CartLine).where(CartLine.cart_id == cart.id, CartLine.product_id == product_id)
     ) if cart.id is not None else None
+    was_live = cart.id is not None and _aware(cart.expires_at) > utcnow()
+    before = line.quantity if line is not None and was_live else 0
+    if quantity and (row is None or row.vendor_id != cart.vendor_id or not row.available):
+        raise NotEnough(product_id, 0)
+    others = held([product_id], cart.id).get(product_id, 0) if row is not None else 0
+    if quantity and quantity > max(0, row.stock - others):
+        raise NotEnough(product_id, max(0, row.stock - others))
     if quantity == 0:
         if line is not None:
-            db.session.delete(line)
-        return
-    if row is None or row.vendor_id != cart.vendor_id or not row.available:
-        raise NotEnough(product_id, 0)
-    available = max(0, row.stock - held([product_id], cart.id).get(product_id, 0))
-    if quantity > available:
-        raise NotEnough(product_id, available)
-    if line is None:
+            session.delete(line)
+    elif line is None:
         cart.lines.append(CartLine(product_id=product_id, quantity=quantity))
     else:
         line.quantity, line.changed_at, line.cut_from = quantity, utcnow(), None
+    cart.expires_at = until
+    if row is not None:
+        shown.updated(session, Product, row.vendor_id, row.available,
+                      free=(row.stock - others - before, row.stock - others - quantity))
+        # Whatever this cart makes look held on the store page stops being held at
+        # ``until``: the page must be fetched anew then.
+        if row.stock - others - quantity <= 0 and row.available:
+            shown.stale_at(session, row.vendor_id, until)
 
 
 def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
@@ -125,6 +148,8 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     ids = sorted(pid for pid, _ in wanted)
     rows = _lock(ids)
     holds = held(ids, cart.id if cart is not None else None)
+    own = {line.product_id: line.quantity for line in cart.lines} if cart is not None else {}
+    live = cart is not None and _aware(cart.expires_at) > utcnow()
     taken, short = [], []
     for product_id, quantity in sorted(wanted):
         row = rows.get(product_id)
@@ -139,7 +164,9 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
             .returning(products_table.c.stock)
         ).scalar_one()
         taken.append(Taken(product_id, quantity, row.name, row.price))
-        shown.updated(session, Product, vendor_id, True, stock=(left + quantity, left))
+        free_before = row.stock - holds.get(product_id, 0) - (own.get(product_id, 0) if live else 0)
+        shown.updated(session, Product, vendor_id, True, stock=(row.stock, left),
+                      free=(free_before, left - holds.get(product_id, 0)))
     return taken, short
 
 
@@ -147,7 +174,9 @@ def put_back(vendor_id: int, lines: list[tuple[int | None, int]]) -> None:
     """Return ``lines`` (product id, units) of a cancelled order to stock; a deleted product's
     units (product id None) have nowhere to go."""
     session = db.session
-    for product_id, quantity in sorted((pid, qty) for pid, qty in lines if pid is not None):
+    returned = sorted((pid, qty) for pid, qty in lines if pid is not None)
+    holds = held([pid for pid, _ in returned])
+    for product_id, quantity in returned:
         row = session.execute(
             update(products_table)
             .where(products_table.c.id == product_id)
@@ -155,8 +184,9 @@ def put_back(vendor_id: int, lines: list[tuple[int | None, int]]) -> None:
             .returning(products_table.c.stock, products_table.c.available)
         ).one_or_none()
         if row is not None:
-            shown.updated(session, Product, vendor_id, row.available,
-                          stock=(row.stock - quantity, row.stock))
+            holding = holds.get(product_id, 0)
+            shown.updated(session, Product, vendor_id, row.available, stock=(row.stock - quantity, row.stock),
+                          free=(row.stock - quantity - holding, row.stock - holding))
 
 
 def receive(product: Product, units: int) -> None:
@@ -181,14 +211,18 @@ def set_stock(product: Product, wanted: int, seen: int | None) -> None:
         return
     if seen is not None and product.stock != seen:
         raise StockMoved(seen, product.stock, wanted)
+    holding = held([product.id]).get(product.id, 0)
+    free_before = product.stock - holding
     product.stock = wanted
-    _cut_holds(product)
+    _cut_holds(product, holding)
+    shown.updated(db.session, Product, product.vendor_id, product.available,
+                  free=(free_before, wanted - min(holding, wanted)))
 
 
-def _cut_holds(product: Product) -> None:
+def _cut_holds(product: Product, holding: int) -> None:
     """Stock set below what live carts hold: the newest holds give way first, and keep
     what they had asked for (``cut_from``) so that their carts can say so."""
-    excess = held([product.id]).get(product.id, 0) - product.stock
+    excess = holding - product.stock
     if excess <= 0:
         return
     lines = db.session.scalars(
@@ -203,3 +237,8 @@ def _cut_holds(product: Product) -> None:
         line.cut_from = line.cut_from or line.quantity
         line.quantity -= cut
         excess -= cut
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -49,8 +49,16 @@ def count(vendor: Vendor) -> int:
 
 
 def on_sale(vendor: Vendor) -> list[Product]:
-    """What the store page lists: available products, sold-out ones included, oldest first."""
-    return list(db.session.scalars(for_vendor(vendor).where(Product.available).order_by(Product.id)))
+    """What the store page lists: available products, sold-out ones included, oldest first,
+    each with ``free`` set: its stock less the live holds of carts (one query for all)."""
+    rows = db.session.execute(
+        for_vendor(vendor).add_columns(inventory.held_by_carts()).where(Product.available).order_by(Product.id)
+    )
+    found = []
+    for product, holding in rows:
+        product.free = max(0, product.stock - holding)
+        found.append(product)
+    return found
 
 
 def create(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:

@@ -32,3 +32,11 @@ def write_version(slug: str) -> None:
     log.info("storefront cache reachable again: %s has its new version", slug)
     # Processes may have refilled the shared cache from the old entries meanwhile.
     shared.refresh_soon(slug)
+
+
+@job("storefront.forget")
+def forget(slug: str) -> None:
+    """Outdate ``slug``'s page now: a hold it showed has lapsed."""
+    from ..storefront_cache import forget as forget_page
+
+    forget_page(slug)

@@ -41,6 +41,9 @@ class Product(VendorOwned, db.Model):
 
     vendor: Mapped[Vendor] = relationship(back_populates="products")
 
+    # Stock less the live holds of carts, where a query set it (products.on_sale).
+    free = None
+
     @property
     def in_stock(self) -> bool:
         return self.stock > 0

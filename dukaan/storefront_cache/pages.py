@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import current_app
 
 from .. import jobs
+from ..models import utcnow
 from . import entries, shared
 from .entries import Loader, Storefront
 from .memo import Page, PageMemo
@@ -68,6 +70,13 @@ def forget(slug: str) -> None:
     # This process sees its own change at once, trust window or not.
     memo().drop(slug)
     shared.refresh_soon(slug)
+
+
+def forget_at(slug: str, when: datetime) -> None:
+    """``forget(slug)`` at ``when`` (by a job; one per store and second)."""
+    delay = max(0.0, (when - utcnow()).total_seconds())
+    jobs.enqueue("storefront.forget", slug=slug, delay=delay,
+                 key=f"storefront.forget:{slug}:{int(when.timestamp())}")
 
 
 class CacheUnreachable(RuntimeError):

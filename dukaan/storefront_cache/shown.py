@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from ..models import Product, Vendor
 
 STALE = "dukaan.stale_storefronts"
+STALE_LATER = "dukaan.storefronts_stale_later"
 
 
 def as_is(value: Any) -> Any:
@@ -65,6 +67,9 @@ SHOWN: dict[type, Shown] = {
         attributes={
             "id": as_is, "name": as_is, "description": as_is, "price": as_is, "mrp": as_is,
             "available": as_is, "stock": in_stock, "max_per_order": as_is,
+            # Stock less the live holds of carts (inventory.free): the page says "held in
+            # carts" at 0. Holds are Core writes, reported by inventory through updated().
+            "free": in_stock,
         },
         derived={"in_stock": ("stock",), "discounted": ("price", "mrp")},
         vendor_id=lambda product: product.vendor_id,
@@ -80,6 +85,14 @@ def mark_stale(session: Session, vendor_id: int) -> None:
         session.info.setdefault(STALE, set()).add(slug)
 
 
+def stale_at(session: Session, vendor_id: int, when: datetime) -> None:
+    """Forget ``vendor_id``'s store page at ``when`` (a hold that lapses then frees units
+    the page shows as held), counting from once ``session`` commits."""
+    slug = _slug_of(session, vendor_id)
+    if slug:
+        session.info.setdefault(STALE_LATER, set()).add((slug, when))
+
+
 def updated(session: Session, model: type, vendor_id: int, visible: bool,
             **changes: tuple[Any, Any]) -> None:
     """A Core ``UPDATE`` changed a row of ``model`` (``changes``: name -> (before, after))."""
@@ -91,6 +104,8 @@ def updated(session: Session, model: type, vendor_id: int, visible: bool,
 def _changed(shown: Shown, obj: Any) -> bool:
     state = inspect(obj)
     for name in shown.attributes:
+        if name not in state.mapper.attrs:
+            continue  # not a column: reported by whoever changes it (see updated)
         history = state.attrs[name].history
         if history.has_changes() and shown.differs(
             name, (history.deleted or [None])[0], (history.added or [None])[0]
@@ -122,14 +137,17 @@ def _after_flush(session: Session, _context) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    from .pages import forget
+    from .pages import forget, forget_at
 
     for slug in session.info.pop(STALE, ()):
         forget(slug)
+    for slug, when in session.info.pop(STALE_LATER, ()):
+        forget_at(slug, when)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(STALE, None)
+    session.info.pop(STALE_LATER, None)
 
 
 def listen(app: Flask) -> None:

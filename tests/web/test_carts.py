@@ -171,3 +171,46 @@ def test_lowering_stock_below_the_holds_cuts_the_newest_first(app, shop):
     assert "Held for you" in older.get("/order/ravi/cart").get_data(as_text=True)
     newer_html = newer.get("/order/ravi/cart").get_data(as_text=True)
     assert "The store has fewer now: 1 of the 4 you chose are held." in newer_html
+
+
+# --- the store page: "held" is its own state, and it follows holds within the cache's rules ----
+
+
+def item(client, product_id) -> str:
+    html = client.get("/order/ravi").get_data(as_text=True)
+    start = html.index(f'id="item-{product_id}"')
+    return html[start:html.index("</li>", start)]
+
+
+def test_a_product_whose_every_unit_is_held_shows_as_held_not_sold_out(app, shop):
+    customer, other = app.test_client(), app.test_client()
+    assert 'name="qty-' in item(other, shop["chai"])
+    add(customer, shop["chai"], 3)
+    held_item = item(other, shop["chai"])
+    assert "In other carts now" in held_item and "Sold out" not in held_item
+    assert 'name="qty-' not in held_item
+    add(customer, shop["chai"], 2)  # one unit free again: the page follows at once
+    assert 'name="qty-' in item(other, shop["chai"])
+
+
+def test_the_held_state_ends_when_the_hold_lapses(app, shop):
+    from dukaan import jobs
+
+    customer, other = app.test_client(), app.test_client()
+    add(customer, shop["chai"], 3)
+    assert "In other carts now" in item(other, shop["chai"])
+    # The page is fetched anew when the hold lapses: a job waits for that moment.
+    waiting = jobs.backend(app).pending()
+    assert [name for name, _ in waiting] == ["storefront.forget"]
+    expire_holds(app)
+    with app.app_context():
+        jobs.JOBS["storefront.forget"](**waiting[0][1])
+    assert 'name="qty-' in item(other, shop["chai"])
+
+
+def test_a_plain_order_of_the_last_free_units_shows_the_rest_as_held(app, shop):
+    customer, other = app.test_client(), app.test_client()
+    add(customer, shop["chai"], 2)
+    assert 'name="qty-' in item(other, shop["chai"])
+    assert other.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['chai']}": "1"})).status_code == 303
+    assert "In other carts now" in item(app.test_client(), shop["chai"])
