@@ -36,12 +36,24 @@ def for_vendor(vendor: Vendor) -> Select:
 
 
 def get(vendor: Vendor, product_id: int) -> Product | None:
-    return db.session.scalar(for_vendor(vendor).where(Product.id == product_id))
+    """The vendor's product ``product_id`` (with ``held`` set), or None."""
+    found = _with_held(for_vendor(vendor).where(Product.id == product_id))
+    return found[0] if found else None
 
 
 def listing(vendor: Vendor) -> list[Product]:
-    """All of the vendor's products, newest first (the dashboard's order)."""
-    return list(db.session.scalars(for_vendor(vendor).order_by(Product.id.desc())))
+    """All of the vendor's products, newest first (the dashboard's order), with ``held`` set."""
+    return _with_held(for_vendor(vendor).order_by(Product.id.desc()))
+
+
+def _with_held(query: Select) -> list[Product]:
+    """Run ``query`` with the units live carts hold of each product, set as ``held``
+    (one query for all)."""
+    found = []
+    for product, holding in db.session.execute(query.add_columns(inventory.held_by_carts())):
+        product.held = holding
+        found.append(product)
+    return found
 
 
 def count(vendor: Vendor) -> int:
@@ -50,15 +62,8 @@ def count(vendor: Vendor) -> int:
 
 def on_sale(vendor: Vendor) -> list[Product]:
     """What the store page lists: available products, sold-out ones included, oldest first,
-    each with ``free`` set: its stock less the live holds of carts (one query for all)."""
-    rows = db.session.execute(
-        for_vendor(vendor).add_columns(inventory.held_by_carts()).where(Product.available).order_by(Product.id)
-    )
-    found = []
-    for product, holding in rows:
-        product.free = max(0, product.stock - holding)
-        found.append(product)
-    return found
+    with ``held`` set (and so ``free``)."""
+    return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id))
 
 
 def create(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:
@@ -86,6 +91,7 @@ def update(product: Product, details: Details, stock: int, stock_seen: int | Non
         raise
     _write(product, details)
     db.session.commit()
+    product.held = inventory.held([product.id]).get(product.id, 0)  # a lower stock may have cut holds
 
 
 def set_available(product: Product, available: bool | None = None) -> None:

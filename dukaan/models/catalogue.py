@@ -41,12 +41,17 @@ class Product(VendorOwned, db.Model):
 
     vendor: Mapped[Vendor] = relationship(back_populates="products")
 
-    # Stock less the live holds of carts, where a query set it (products.on_sale).
-    free = None
+    # Units live carts hold, where a query of products set it (products.listing, on_sale).
+    held = None
 
     @property
     def in_stock(self) -> bool:
         return self.stock > 0
+
+    @property
+    def free(self) -> int | None:
+        """What customers may still buy: the stock less the live holds of carts."""
+        return None if self.held is None else max(0, self.stock - self.held)
 
     @property
     def discounted(self) -> bool:

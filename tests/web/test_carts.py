@@ -214,3 +214,12 @@ def test_a_plain_order_of_the_last_free_units_shows_the_rest_as_held(app, shop):
     assert 'name="qty-' in item(other, shop["chai"])
     assert other.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['chai']}": "1"})).status_code == 303
     assert "In other carts now" in item(app.test_client(), shop["chai"])
+
+
+def test_the_vendor_sees_how_many_units_carts_hold(app, client, shop):
+    add(client, shop["pickle"], 4)
+    vendor = AuthActions(app.test_client())
+    vendor.login()
+    html = vendor._client.get("/dashboard/products").get_data(as_text=True)
+    row = html[html.index(f'id="product-{shop["pickle"]}"'):]
+    assert "4 in carts" in row[:row.index("</tr>")]
