@@ -15,6 +15,10 @@ from .models import Vendor
 USERNAME_RE = re.compile(r"[a-z0-9-]{3,30}")
 USERNAME_RULE = "3–30 characters: lowercase letters, digits and hyphens"
 MIN_PASSWORD = 8
+# One @, something on each side, a dot in the domain, no spaces or control
+# characters (PostgreSQL cannot store NUL): the mail server judges the rest.
+EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+")
+MAX_EMAIL = 254
 
 
 class AccountError(ValueError):
@@ -36,18 +40,28 @@ def username_problem(username: str) -> str | None:
     return None
 
 
+def email_problem(email: str) -> str | None:
+    """Why ``email`` (already stripped) cannot be a vendor's address, or None."""
+    if len(email) > MAX_EMAIL or not EMAIL_RE.fullmatch(email):
+        return "Give an email address such as asha@example.com, or leave it empty."
+    return None
+
+
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def create_vendor(username: str, store_name: str, password: str) -> Vendor:
-    """Create and commit a vendor.
+def create_vendor(username: str, store_name: str, password: str, email: str | None = None) -> Vendor:
+    """Create and commit a vendor; ``email`` (optional) is where new orders are announced.
 
     Raises ``AccountError`` for a malformed or taken username, an empty store
-    name or a short password.
+    name, a short password or a malformed email.
     """
     username = normalise_username(username)
     store_name = (store_name or "").strip()
+    email = (email or "").strip() or None
+    if email is not None and (problem := email_problem(email)):
+        raise AccountError("email", problem)
     if problem := username_problem(username):
         raise AccountError("username", problem)
     if not store_name or len(store_name) > 80:
@@ -56,7 +70,7 @@ def create_vendor(username: str, store_name: str, password: str) -> Vendor:
         raise AccountError("password", f"Use at least {MIN_PASSWORD} characters.")
     if find(username) is not None:
         raise AccountError("username", "That username is taken.")
-    vendor = Vendor(username=username, store_name=store_name, password_hash=hash_password(password))
+    vendor = Vendor(username=username, store_name=store_name, password_hash=hash_password(password), email=email)
     db.session.add(vendor)
     try:
         db.session.commit()

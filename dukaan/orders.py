@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import inventory, products
+from . import inventory, jobs, products
 from .extensions import db
 from .models import Order, OrderLine, OrderStatus, Product, Vendor, utcnow
 
@@ -116,7 +116,8 @@ def place(
 ) -> tuple[Order, bool]:
     """Place an order for ``quantities`` (product id to units) at ``vendor``'s store.
 
-    Takes every line or none, in one transaction. Returns the order and whether
+    Takes every line or none, in one transaction, which also records the job
+    that emails the vendor (if they gave an email). Returns the order and whether
     it was created now; an order already placed with the same ``token`` is
     returned instead of placing a second one.
 
@@ -164,6 +165,9 @@ def place(
             ],
         )
         session.add(order)
+        if vendor.email:
+            session.flush()  # the order's id, for the job
+            jobs.record("mail.order_placed", order_id=order.id)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -21,7 +21,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test") + (
     f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
 )
-TABLES = ("order_lines", "orders", "products", "vendors")
+TABLES = ("outbox", "sent_mail", "order_lines", "orders", "products", "vendors")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
 

@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
-from ..accounts import MIN_PASSWORD, USERNAME_RULE, normalise_username, username_problem
+from ..accounts import MAX_EMAIL, MIN_PASSWORD, USERNAME_RULE, email_problem, normalise_username, username_problem
 from ..forms import storable, strip
 
 
@@ -21,6 +21,11 @@ class SignupForm(FlaskForm):
         "Store name", filters=[strip],
         validators=[DataRequired("A store name is required: 1–80 characters."), Length(max=80), storable],
     )
+    email = EmailField(
+        "Email (optional)", filters=[strip],
+        validators=[Optional(), Length(max=MAX_EMAIL)],
+        description="We email you when an order arrives.",
+    )
     password = PasswordField(
         "Password", validators=[InputRequired(), Length(min=MIN_PASSWORD, max=200)]
     )
@@ -31,6 +36,10 @@ class SignupForm(FlaskForm):
 
     def validate_username(self, field):
         if problem := username_problem(field.data or ""):
+            raise ValidationError(problem)
+
+    def validate_email(self, field):
+        if field.data and (problem := email_problem(field.data)):
             raise ValidationError(problem)
 
 
