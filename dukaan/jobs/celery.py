@@ -42,7 +42,6 @@ def settings(config) -> dict[str, Any]:
                 "options": {"expires": sweep * 2},
             },
         },
-        "worker_hijack_root_logger": False,
     }
 
 
