@@ -291,3 +291,23 @@ def test_a_rolled_back_change_puts_nothing_on_the_queue(web, shop, smtp):
     with web.app_context():
         assert wait_until(lambda: carrier.depth() == 1, 5, "one message on the queue")
     assert backlog(web) == 0
+
+
+def test_jobs_status_shows_the_queue_and_the_outbox(app, web, shop, smtp):
+    vendor_id, product_id = shop
+    place(web, vendor_id, {product_id: 1})
+    assert jobs.backend(web).join(10)
+    result = web.test_cli_runner().invoke(args=["jobs", "status"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"broker: {BROKER_URL.replace('guest:guest', 'guest:**')}", "queue depth: 1", "outbox backlog: 0",
+        "oldest entry: -",
+    ]
+    down = shop_app(app, smtp, BROKER_URL.replace(":5672/", f":{free_port()}/"))
+    try:
+        result = down.test_cli_runner().invoke(args=["jobs", "status"])
+    finally:
+        close(down)
+    assert result.exit_code == 1
+    assert "queue depth: unknown (the broker does not answer)" in result.output
+    assert "Error: the broker does not answer" in result.output

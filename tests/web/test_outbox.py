@@ -209,3 +209,30 @@ def unused_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_jobs_status_without_a_broker(app, runner, monkeypatch):
+    result = runner.invoke(args=["jobs", "status"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "broker: none (outbox jobs run in the web processes)", "outbox backlog: 0", "oldest entry: -",
+    ]
+    monkeypatch.setattr(outbox.InProcessCarrier, "resting", lambda self: True)
+    with app.app_context():
+        jobs.record("mail.order_placed", order_id=1)
+        db.session.commit()
+    assert jobs.backend(app).join(5)
+    lines = runner.invoke(args=["jobs", "status"]).output.splitlines()
+    assert lines[1] == "outbox backlog: 1" and lines[2].startswith("oldest entry: 0.")
+
+
+def test_jobs_sweep_hands_the_outbox_over(app, runner, noted, monkeypatch):
+    monkeypatch.setattr(outbox.InProcessCarrier, "resting", lambda self: True)
+    with app.app_context():
+        jobs.record("test.note", n=1)
+        db.session.commit()
+    result = runner.invoke(args=["jobs", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "handed over: 1; left in the outbox: 0\n"
+    assert jobs.backend(app).join(5)
+    assert noted == [{"n": 1}]
