@@ -86,6 +86,8 @@ class Config:
         # Jobs recorded in the outbox go to Celery workers through this broker
         # (RabbitMQ); without one they run in the process (dukaan.jobs).
         self.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL", "")
+        # Processes per Celery worker: jobs mostly wait on SMTP and the database, not the CPU.
+        self.CELERY_WORKER_CONCURRENCY = _integer(env, "CELERY_WORKER_CONCURRENCY", 8)
         # Publishing to the broker never waits longer than this for a connection.
         self.OUTBOX_PUBLISH_TIMEOUT = 1.0
         # After the broker failed, web processes leave the outbox to the sweep this long.

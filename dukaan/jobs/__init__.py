@@ -75,9 +75,10 @@ def record(name: str, **args: Any) -> None:
     if name not in JOBS:
         raise LookupError(f"no job is named {name!r}")
     from ..extensions import db
-    from ..models import OutboxEntry
+    from ..models import OutboxEntry, utcnow
 
-    db.session.add(OutboxEntry(name=name, args=args))
+    # A Core INSERT: one statement, no id to fetch back, nothing for the ORM to track.
+    db.session.execute(OutboxEntry.__table__.insert().values(name=name, args=args, created_at=utcnow()))
     db.session.info[RECORDED] = True
 
 

@@ -27,6 +27,7 @@ def settings(config) -> dict[str, Any]:
         # One message at a time per worker process: a long job does not hold
         # others back behind it, and a killed worker hands back one job only.
         "worker_prefetch_multiplier": 1,
+        "worker_concurrency": config["CELERY_WORKER_CONCURRENCY"],
         "task_ignore_result": True,
         # A publish waits for the broker's confirmation (it is on disk) and
         # at most OUTBOX_PUBLISH_TIMEOUT for a connection: the outbox keeps

@@ -64,14 +64,12 @@ class InProcessCarrier:
     def rest(self) -> None:
         pass
 
-    def depth(self) -> int:
-        return 0 if self.local.idle() else len(self.local.pending())
-
 
 class CeleryCarrier:
-    """RabbitMQ through Celery. Every publish is bounded (``OUTBOX_PUBLISH_TIMEOUT``) and
-    confirmed by the broker; after a failure the relay leaves the outbox to the sweep for
-    ``OUTBOX_BROKER_REST_SECONDS``, so an outage costs one timeout, not one per commit."""
+    """RabbitMQ through Celery. Every publish is confirmed by the broker, and its connection
+    and confirmation are bounded (``OUTBOX_PUBLISH_TIMEOUT``); after a failure the relay
+    leaves the outbox to the sweep for ``OUTBOX_BROKER_REST_SECONDS``, so an outage costs
+    one timeout, not one per commit."""
 
     def __init__(self, celery_app: Celery) -> None:
         self.celery = celery_app
@@ -82,10 +80,14 @@ class CeleryCarrier:
         """Publish every entry; raises ``CarrierDown`` when the broker does not confirm them all."""
         from kombu.exceptions import OperationalError
 
+        seconds = current_app.config["OUTBOX_PUBLISH_TIMEOUT"]
         try:
             with self.celery.producer_or_acquire() as producer:
                 for entry in entries:
-                    self.celery.send_task(entry.name, kwargs=entry.args, producer=producer, retry=False)
+                    # A confirmation that times out leaves the entry here, to be sent again: a
+                    # duplicate at worst, which idempotent jobs absorb.
+                    self.celery.send_task(entry.name, kwargs=entry.args, producer=producer, retry=False,
+                                          timeout=seconds, confirm_timeout=seconds)
         except (OperationalError, OSError) as error:
             raise CarrierDown(f"the broker did not take the jobs: {error}") from error
 
