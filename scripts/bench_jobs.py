@@ -235,6 +235,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=400, help="orders of each kind for the cost")
     options = parser.parse_args()
 
+    # Figures from a busy machine say little: print how busy it was.
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     made_vhost = VHOST not in rabbitmqctl("list_vhosts").stdout.split()
     if made_vhost:
         rabbitmqctl("add_vhost", VHOST).check_returncode()
@@ -263,6 +265,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as workdir:
             email_latency(app, inbox, options.rate, options.seconds, env, Path(workdir))
         jobs.backend(app).shutdown()
+        print(f"machine: load average {os.getloadavg()[0]:.2f} at the end")
     finally:
         inbox.stop()
         if made_vhost:
