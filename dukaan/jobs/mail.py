@@ -9,6 +9,9 @@ from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from .. import mail
+from ..extensions import db
+from ..models import Order
 from . import Retry, job
 
 log = logging.getLogger(__name__)
@@ -25,10 +28,6 @@ def order_placed(order_id: int, attempt: int = 1) -> None:
     Nothing is sent for an order that is gone or a vendor with no email.
     Retried with backoff while the mail server fails or another worker sends it.
     """
-    from .. import mail
-    from ..extensions import db
-    from ..models import Order
-
     order = db.session.scalar(
         select(Order).where(Order.id == order_id).options(selectinload(Order.lines), joinedload(Order.vendor))
     )

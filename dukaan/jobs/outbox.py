@@ -141,7 +141,7 @@ def hand_over(older_than: float = 0) -> int:
             except CarrierDown as error:
                 db.session.rollback()
                 mine.rest()
-                log.warning("outbox: %s; %d jobs wait for the sweep", error, len(entries))
+                log.warning("outbox: %s; %d jobs wait in the outbox", error, len(entries))
                 return taken
             db.session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_([e.id for e in entries])))
             db.session.commit()

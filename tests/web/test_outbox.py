@@ -88,7 +88,7 @@ def test_entries_a_carrier_refused_wait_for_the_sweep_and_go_once(app, noted, mo
             jobs.record("test.note", n=1)
             db.session.commit()
             assert jobs.backend(app).join(5)
-        assert any("1 jobs wait for the sweep" in r.getMessage() for r in caplog.records)
+        assert any("1 jobs wait in the outbox" in r.getMessage() for r in caplog.records)
         assert outbox.backlog()[0] == 1
         monkeypatch.setattr(carrier, "send", real_send)
         assert outbox.hand_over(older_than=3600) == 0  # too young for the sweep
