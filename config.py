@@ -65,6 +65,13 @@ def cart_hold_minutes(value: str) -> int:
     return int(value)
 
 
+def _integer(env, name: str, default: int) -> int:
+    try:
+        return int(env.get(name, default))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {env[name]!r}") from None
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -115,6 +122,34 @@ class Config:
         # at most this many outstanding.
         self.JOBS_THREADS = 2
         self.JOBS_QUEUE_LIMIT = 10_000
+        # Jobs recorded in the outbox go to Celery workers through this broker
+        # (RabbitMQ); without one they run in the process (dukaan.jobs).
+        self.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL", "")
+        # Processes per Celery worker: twice the cores, as jobs wait on SMTP and the database
+        # about as long as they compute (8 on 2 cores made the jobs slower, not faster).
+        self.CELERY_WORKER_CONCURRENCY = _integer(env, "CELERY_WORKER_CONCURRENCY", 2 * (os.cpu_count() or 1))
+        # Publishing to the broker never waits longer than this for a connection.
+        self.OUTBOX_PUBLISH_TIMEOUT = 1.0
+        # A relay waits this long after a commit for the jobs of the next commits.
+        self.OUTBOX_RELAY_DELAY = 0.05
+        # After the broker failed, web processes leave the outbox to the sweep this long.
+        self.OUTBOX_BROKER_REST_SECONDS = 5.0
+        # Beat runs the sweep this often; it hands over entries at least this old.
+        self.OUTBOX_SWEEP_SECONDS = float(env.get("OUTBOX_SWEEP_SECONDS", "5"))
+        self.OUTBOX_SWEEP_AGE = 2.0
+        self.OUTBOX_BATCH = 500
+        # Mail over SMTP; with no MAIL_SERVER it is written to the log instead.
+        self.MAIL_SERVER = env.get("MAIL_SERVER", "")
+        self.MAIL_PORT = _integer(env, "MAIL_PORT", 25)
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = env.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on")
+        self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER", "Dukaan <orders@localhost>")
+        self.MAIL_TIMEOUT = 10.0
+        # A mail claimed this long ago and not marked sent was lost with its sender: send it again.
+        self.MAIL_CLAIM_SECONDS = 60.0
+        # Links in mail point here (the address vendors open the dashboard at).
+        self.SITE_URL = env.get("SITE_URL", "http://127.0.0.1:5000").rstrip("/")
         # Off only to measure what the cache saves (the benchmark).
         self.STOREFRONT_CACHE = env.get("STOREFRONT_CACHE", "on") != "off"
         # The shared cache in front of the app (nginx), refreshed after every

@@ -1,5 +1,6 @@
-"""The WSGI entry point: ``gunicorn wsgi:app``."""
+"""The entry points: ``gunicorn wsgi:app``; ``celery -A wsgi:celery_app worker`` (and ``beat``)."""
 
 from dukaan import create_app
 
 app = create_app()
+celery_app = app.extensions["celery"]

@@ -24,6 +24,10 @@ MAX_PASSWORD = 200
 PASSWORD_RULE = f"At least {MIN_PASSWORD} characters; not a common password, not your username."
 # The 30,000 most used passwords, as zxcvbn ships them (lowercase).
 COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
+# One @, something on each side, a dot in the domain, no spaces or control
+# characters (PostgreSQL cannot store NUL): the mail server judges the rest.
+EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+")
+MAX_EMAIL = 254
 
 
 class AccountError(ValueError):
@@ -45,18 +49,28 @@ def username_problem(username: str) -> str | None:
     return None
 
 
+def email_problem(email: str) -> str | None:
+    """Why ``email`` (already stripped) cannot be a vendor's address, or None."""
+    if len(email) > MAX_EMAIL or not EMAIL_RE.fullmatch(email):
+        return "Give an email address such as asha@example.com, or leave it empty."
+    return None
+
+
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def create_vendor(username: str, store_name: str, password: str) -> Vendor:
-    """Create and commit a vendor.
+def create_vendor(username: str, store_name: str, password: str, email: str | None = None) -> Vendor:
+    """Create and commit a vendor; ``email`` (optional) is where new orders are announced.
 
     Raises ``AccountError`` for a malformed or taken username, an empty store
-    name or a short password.
+    name, a short password or a malformed email.
     """
     username = normalise_username(username)
     store_name = (store_name or "").strip()
+    email = (email or "").strip() or None
+    if email is not None and (problem := email_problem(email)):
+        raise AccountError("email", problem)
     if problem := username_problem(username):
         raise AccountError("username", problem)
     if not store_name or len(store_name) > 80:
@@ -65,7 +79,7 @@ def create_vendor(username: str, store_name: str, password: str) -> Vendor:
         raise AccountError("password", problem)
     if find(username) is not None:
         raise AccountError("username", "That username is taken.")
-    vendor = Vendor(username=username, store_name=store_name, password_hash=hash_password(password))
+    vendor = Vendor(username=username, store_name=store_name, password_hash=hash_password(password), email=email)
     db.session.add(vendor)
     try:
         db.session.commit()

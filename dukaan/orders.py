@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import inventory, products
+from . import inventory, jobs, products
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, utcnow
 
@@ -163,7 +163,8 @@ def place(
     """Place an order for ``quantities`` (product id to units) at ``vendor``'s store, or for
     what ``cart`` holds (its holds become the order and the cart is gone with the commit).
 
-    Takes every line or none, in one transaction. Returns the order and whether
+    Takes every line or none, in one transaction, which also records the job
+    that emails the vendor (if they gave an email). Returns the order and whether
     it was created now; an order already placed with the same ``token`` is
     returned instead of placing a second one.
 
@@ -230,6 +231,9 @@ def place(
             ],
         )
         session.add(order)
+        if vendor.email:
+            session.flush()  # the order's id, for the job
+            jobs.record("mail.order_placed", order_id=order.id)
         if cart is not None:
             session.delete(cart)
         session.commit()

@@ -1,7 +1,8 @@
 """Fixtures in the flaskr style: app, client, runner, queries, auth and a logged-in vendor.
 
-The suite runs on the real servers: PostgreSQL and Redis when they are
-reachable (TEST_DATABASE_URL, TEST_REDIS_URL). When one is not, the general
+The suite runs on the real servers: PostgreSQL, Redis and RabbitMQ when they
+are reachable (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_BROKER_URL: a virtual
+host of the session's own, made if missing). When one is not, the general
 tests fall back to SQLite or the in-process cache, the tests that need the
 real server are skipped and the summary says which. With CI=true a missing
 server fails the run instead.
@@ -23,6 +24,7 @@ from config import database_url
 from dukaan import jobs
 from dukaan.extensions import cache, db
 from helpers import (
+    BROKER_URL,
     FIGURES,
     IN_CI,
     PG_URL,
@@ -68,13 +70,38 @@ def _probe_redis() -> str | None:
     return None
 
 
+def _probe_rabbitmq() -> str | None:
+    """Reachable, with this session's virtual host (made here if missing)."""
+    import subprocess
+
+    from kombu import Connection
+
+    try:
+        with Connection(BROKER_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+        return None
+    except Exception as error:
+        reason = f"RabbitMQ is not reachable at {BROKER_URL}: {error.__class__.__name__}"
+    vhost = BROKER_URL.rsplit("/", 1)[1]
+    try:
+        for command in (["add_vhost", vhost], ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]):
+            subprocess.run(["rabbitmqctl", "-q", *command], check=True, capture_output=True, timeout=30)
+        with Connection(BROKER_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception:
+        return reason
+    return None
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres: needs the real PostgreSQL server")
     config.addinivalue_line("markers", "redis: needs the real Redis server")
+    config.addinivalue_line("markers", "rabbitmq: needs the real RabbitMQ server")
     for tier, what in TIERS.items():
         config.addinivalue_line("markers", f"{tier}: {what} (tests/{tier}/)")
     _servers["postgres"] = _probe_postgres()
     _servers["redis"] = _probe_redis()
+    _servers["rabbitmq"] = _probe_rabbitmq()
     down = [reason for reason in _servers.values() if reason]
     if down and IN_CI:
         raise pytest.UsageError("CI=true but a server the tests need is down:\n  " + "\n  ".join(down))
@@ -86,7 +113,7 @@ def pytest_collection_modifyitems(config, items):
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid}: every test lives in one of {', '.join(TIERS)}")
         item.add_marker(getattr(pytest.mark, tier))
-        for name in ("postgres", "redis"):
+        for name in ("postgres", "redis", "rabbitmq"):
             if item.get_closest_marker(name) and _servers[name]:
                 item.add_marker(pytest.mark.skip(reason=_servers[name]))
 
@@ -95,6 +122,7 @@ def pytest_report_header(config):
     return [
         f"database: {'SQLite (fallback)' if _servers['postgres'] else PG_URL.rsplit('/', 1)[0] + '/' + TEST_DB}",
         f"cache: {'SimpleCache (fallback)' if _servers['redis'] else REDIS_URL}",
+        f"broker: {'none (its tests skipped)' if _servers['rabbitmq'] else BROKER_URL}",
     ]
 
 

@@ -21,7 +21,12 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test") + (
     f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
 )
-TABLES = ("cart_lines", "carts", "order_lines", "orders", "products", "vendor_sessions", "vendors")
+# Each test session's own RabbitMQ virtual host (made by the tests or .ci/run if missing).
+_BASE_NAME = os.environ.get("TEST_DB_NAME", "dukaan_test")
+BROKER_VHOST = _BASE_NAME if _BASE_NAME.endswith("_test") else _BASE_NAME + "_test"
+BROKER_URL = os.environ.get("TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{BROKER_VHOST}")
+TABLES = ("outbox", "sent_mail", "cart_lines", "carts", "order_lines", "orders", "products",
+          "vendor_sessions", "vendors")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
 

@@ -1,8 +1,16 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
-from ..accounts import MAX_PASSWORD, PASSWORD_RULE, USERNAME_RULE, normalise_username, username_problem
+from ..accounts import (
+    MAX_EMAIL,
+    MAX_PASSWORD,
+    PASSWORD_RULE,
+    USERNAME_RULE,
+    email_problem,
+    normalise_username,
+    username_problem,
+)
 from ..forms import storable, strip
 
 
@@ -21,6 +29,11 @@ class SignupForm(FlaskForm):
         "Store name", filters=[strip],
         validators=[DataRequired("A store name is required: 1–80 characters."), Length(max=80), storable],
     )
+    email = EmailField(
+        "Email (optional)", filters=[strip],
+        validators=[Optional(), Length(max=MAX_EMAIL)],
+        description="We email you when an order arrives.",
+    )
     # The rules themselves are accounts.password_problem's, checked as the account is made.
     password = PasswordField(
         "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD)], description=PASSWORD_RULE
@@ -32,6 +45,10 @@ class SignupForm(FlaskForm):
 
     def validate_username(self, field):
         if problem := username_problem(field.data or ""):
+            raise ValidationError(problem)
+
+    def validate_email(self, field):
+        if field.data and (problem := email_problem(field.data)):
             raise ValidationError(problem)
 
 

@@ -63,7 +63,7 @@ def signup():
     if form.validate_on_submit():
         try:
             vendor = accounts.create_vendor(
-                form.username.data, form.store_name.data, form.password.data
+                form.username.data, form.store_name.data, form.password.data, form.email.data
             )
         except accounts.AccountError as error:
             getattr(form, error.field).errors.append(str(error))

@@ -11,7 +11,9 @@ from flask import Flask
 def register(app: Flask) -> None:
     from .cache import cache_group
     from .demo import create_vendor, seed_demo
+    from .jobs import jobs_group
 
     app.cli.add_command(create_vendor)
     app.cli.add_command(seed_demo)
     app.cli.add_command(cache_group)
+    app.cli.add_command(jobs_group)

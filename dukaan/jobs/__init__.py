@@ -1,11 +1,22 @@
 """The jobs seam: slow work a change asks for runs after the commit, off the request.
 
 A job is a function registered under a name with ``@job("subject.name")``.
-``enqueue(name, **args)`` hands it to the app's backend; the only backend so
-far runs jobs in this process on a few threads (``inprocess``). A job that
-cannot finish yet raises ``Retry``; a job that fails is logged with its
-arguments, never dropped silently. Jobs are idempotent: running one twice
-does no harm. Arguments are plain values (a broker will carry them).
+There are two ways to ask for one:
+
+- ``record(name, **args)`` writes it to the outbox in the transaction of the
+  change that asks for it (``db.session``). After the commit a relay hands it
+  to the workers through RabbitMQ (``CELERY_BROKER_URL``), or, with no broker
+  configured, to this process's threads; a rollback forgets it. A broker that
+  is down at commit time gets it later from a periodic sweep (``outbox``).
+  Mail goes this way: it must not be lost.
+- ``enqueue(name, **args)`` runs it in this process now, on a few threads
+  (``inprocess``), with no record: for work about this process's caches,
+  where a lost job costs a page that is stale until it expires.
+
+A job that cannot finish yet raises ``Retry``; a job that fails is logged
+with its arguments, never dropped silently. Jobs are idempotent: running one
+twice does no harm. Arguments are plain values (JSON in the outbox and on
+the broker).
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ from typing import Any
 from flask import Flask, current_app
 
 EXTENSION = "dukaan.jobs"
+# Set in a session's info once it recorded a job; after its commit the relay runs.
+RECORDED = "dukaan.jobs.recorded"
 
 JOBS: dict[str, Callable[..., Any]] = {}
 
@@ -52,14 +65,37 @@ def enqueue(name: str, *, delay: float = 0, key: str | None = None, **args: Any)
     backend(current_app).enqueue(name, args, delay=delay, key=key)
 
 
+def record(name: str, **args: Any) -> None:
+    """Ask for the job ``name`` with ``args`` once the current transaction (``db.session``) commits.
+
+    It is written to the outbox in that transaction, so it is handed over
+    after the commit (and only then), at least once: a job must be idempotent.
+    Raises ``LookupError`` for an unknown job.
+    """
+    if name not in JOBS:
+        raise LookupError(f"no job is named {name!r}")
+    from ..extensions import db
+    from ..models import OutboxEntry, utcnow
+
+    # A Core INSERT: one statement, no id to fetch back, nothing for the ORM to track.
+    db.session.execute(OutboxEntry.__table__.insert().values(name=name, args=args, created_at=utcnow()))
+    db.session.info[RECORDED] = True
+
+
 def backend(app: Flask):
     return app.extensions[EXTENSION]
 
 
 def init_app(app: Flask) -> None:
-    from . import storefront  # noqa: F401  (registers its jobs)
+    from . import mail, outbox, storefront  # noqa: F401  (registers their jobs)
+    from .celery import celery_init_app
     from .inprocess import InProcessJobs
 
-    app.extensions[EXTENSION] = InProcessJobs(
-        app, threads=app.config["JOBS_THREADS"], limit=app.config["JOBS_QUEUE_LIMIT"]
-    )
+    local = InProcessJobs(app, threads=app.config["JOBS_THREADS"], limit=app.config["JOBS_QUEUE_LIMIT"])
+    app.extensions[EXTENSION] = local
+    celery_app = celery_init_app(app)
+    if app.config["CELERY_BROKER_URL"]:
+        app.extensions[outbox.CARRIER] = outbox.CeleryCarrier(celery_app)
+    else:
+        app.extensions[outbox.CARRIER] = outbox.InProcessCarrier(local)
+    outbox.listen()

@@ -57,20 +57,22 @@ class InProcessJobs:
 
     # --- what the seam calls --------------------------------------------------
 
-    def enqueue(self, name: str, args: dict[str, Any], delay: float = 0, key: str | None = None) -> None:
+    def enqueue(self, name: str, args: dict[str, Any], delay: float = 0, key: str | None = None) -> bool:
+        """Take the job; False if it was refused (logged), True if taken or already waiting under ``key``."""
         with self.lock:
             if key is not None and key in self.keys:
-                return
+                return True
             if self.closed or self.outstanding >= self.limit:
                 why = "the process is exiting" if self.closed else f"{self.outstanding} jobs are outstanding"
                 log.error("job %s%r refused: %s", name, args, why)
-                return
+                return False
             self.outstanding += 1
             if key is not None:
                 self.keys.add(key)
             heapq.heappush(self.waiting, Waiting(time.monotonic() + delay, next(self.seq), name, args, key))
             self._start()
             self.lock.notify()
+        return True
 
     def pending(self) -> list[tuple[str, dict[str, Any]]]:
         """The jobs not finished yet that wait for their time (not those queued or running)."""

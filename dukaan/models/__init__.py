@@ -1,12 +1,14 @@
-"""The shop's data, one module per subject: vendors, the catalogue, carts, orders."""
+"""The shop's data, one module per subject: vendors, the catalogue, carts, orders, jobs, mail."""
 
 from .carts import Cart, CartLine
 from .catalogue import Product
 from .common import Money, VendorOwned, utcnow
+from .jobs import OutboxEntry
+from .mail import SentMail
 from .orders import Order, OrderLine, OrderStatus
 from .vendors import Vendor, VendorSession
 
 __all__ = [
-    "Cart", "CartLine", "Money", "Order", "OrderLine", "OrderStatus", "Product", "Vendor", "VendorOwned",
-    "VendorSession", "utcnow",
+    "Cart", "CartLine", "Money", "Order", "OrderLine", "OrderStatus", "OutboxEntry", "Product", "SentMail",
+    "Vendor", "VendorOwned", "VendorSession", "utcnow",
 ]

@@ -27,6 +27,8 @@ class Vendor(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(30), unique=True)
     store_name: Mapped[str] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Where the vendor is told of new orders; optional.
+    email: Mapped[str | None] = mapped_column(String(254))
     # Incrementing it also serialises one vendor's order placements (see orders.place).
     last_order_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

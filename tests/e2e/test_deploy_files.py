@@ -57,6 +57,26 @@ def test_compose_web_tier_scales_and_redis_stays_private(compose):
     assert "flask" in _service(text, "migrate") and "upgrade" in _service(text, "migrate")
 
 
+def test_compose_runs_scalable_workers_one_beat_and_a_private_rabbitmq(compose):
+    result = compose("config")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    worker, beat, rabbitmq = (_service(text, name) for name in ("worker", "beat", "rabbitmq"))
+    assert "- wsgi:celery_app\n    - worker\n" in worker and "container_name" not in worker
+    assert "- wsgi:celery_app\n    - beat\n" in beat
+    assert "ports:" not in rabbitmq and "/var/lib/rabbitmq" in rabbitmq
+    for name in ("web", "worker", "beat"):
+        assert "CELERY_BROKER_URL: amqp://dukaan:" in _service(text, name)
+    # Orders go through while RabbitMQ is down: the web tier does not wait for it.
+    assert "rabbitmq" not in _service(text, "web").split("depends_on:")[1].split("environment:")[0]
+
+
+def test_native_stack_starts_and_stops_the_worker_and_beat():
+    stack = (ROOT / "scripts/stack").read_text()
+    assert "start_celery worker" in stack and "start_celery beat" in stack
+    assert 'stop_pid "celery worker"' in stack and 'stop_pid "celery beat"' in stack
+
+
 def _service(config_text: str, name: str) -> str:
     """The block of one service in `docker-compose config` output."""
     lines = config_text.splitlines()

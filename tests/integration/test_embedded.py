@@ -117,3 +117,22 @@ def test_selling_out_and_cancelling_on_sqlite(embedded):
     item = re.search(rf'id="item-{bell["id"]}">(.*?)</li>',
                      customer.get("/order/demo").get_data(as_text=True), re.S).group(1)
     assert "Sold out" not in item and f'name="qty-{bell["id"]}"' in item
+
+
+def test_an_order_emails_its_vendor_once_with_no_servers(embedded, caplog):
+    """No broker, no mail server: the job runs in the process after the commit and the mail goes to the log."""
+    from dukaan import jobs, orders
+    from dukaan.models import SentMail, Vendor
+
+    with embedded.app_context():
+        vendor = db.session.scalar(select(Vendor).where(Vendor.username == "demo"))
+        vendor.email = "asha@example.com"
+        db.session.commit()
+        product = demo_product(embedded, DEMO_PRODUCTS[0][0])
+        with caplog.at_level("INFO", logger="dukaan.mail"):
+            order, _ = orders.place(vendor, {product["id"]: 1}, orders.Customer(**CUSTOMER))
+            assert jobs.backend(embedded).join(5)
+            jobs.JOBS["mail.order_placed"](order_id=order.id)  # delivered twice: logged once
+        sent = [r.getMessage() for r in caplog.records if "asha@example.com: New order #1" in r.getMessage()]
+        assert len(sent) == 1 and "Customer: Meera" in sent[0]
+        assert db.session.scalar(select(SentMail.sent_at).where(SentMail.order_id == order.id)) is not None

@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from config import database_url
 from dukaan.extensions import db
 from dukaan.models import Product, Vendor
-from helpers import PG_URL, make_app
+from helpers import PG_URL, TEST_DB, make_app
 
-MIGRATIONS_DB = "dukaan_migrations_test"
+# Per test session (TEST_DB_NAME), so two sessions on one server do not drop each other's.
+MIGRATIONS_DB = f"{TEST_DB}_migrations"
 WHEN = datetime(2024, 1, 1, tzinfo=timezone.utc)
-TABLES = {"vendors", "products", "orders", "order_lines"}
+TABLES = {"vendors", "products", "orders", "order_lines", "outbox", "sent_mail"}
 
 
 @pytest.fixture

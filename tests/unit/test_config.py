@@ -250,3 +250,20 @@ def test_production_needs_a_refresh_key_with_a_shared_cache(monkeypatch):
     monkeypatch.setenv("SHARED_CACHE_URL", "http://nginx")
     with pytest.raises(ConfigError, match="CACHE_REFRESH_KEY must be set"):
         ProductionConfig()
+
+
+def test_jobs_and_mail_settings_from_the_environment(monkeypatch):
+    for name in ("CELERY_BROKER_URL", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_DEFAULT_SENDER"):
+        monkeypatch.delenv(name, raising=False)
+    config = Config()
+    assert (config.CELERY_BROKER_URL, config.MAIL_SERVER, config.MAIL_PORT, config.MAIL_USE_TLS) == ("", "", 25, False)
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.com")
+    monkeypatch.setenv("MAIL_PORT", "587")
+    monkeypatch.setenv("MAIL_USE_TLS", "1")
+    config = Config()
+    assert (config.CELERY_BROKER_URL, config.MAIL_SERVER, config.MAIL_PORT, config.MAIL_USE_TLS) == (
+        "amqp://guest:guest@127.0.0.1:5672/", "smtp.example.com", 587, True)
+    monkeypatch.setenv("MAIL_PORT", "smtp")
+    with pytest.raises(ConfigError, match="MAIL_PORT must be a whole number, not 'smtp'"):
+        Config()

@@ -95,6 +95,15 @@ def test_signup_creates_the_vendor_and_logs_them_in(app, client):
     assert "Welcome to Dukaan!" in html
 
 
+@pytest.mark.parametrize(("given", "stored"), [("  asha@example.com ", "asha@example.com"), ("", None)])
+def test_signup_keeps_the_optional_email(app, client, given, stored):
+    """The email (where new orders are announced) is optional; given, it is stored trimmed."""
+    assert 'name="email"' in client.get("/signup").get_data(as_text=True)
+    assert signup(client, email=given).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Vendor.email).where(Vendor.username == "asha-stores")) == stored
+
+
 def test_signup_lowercases_the_username(app, client):
     """The username is the store slug: typed in any case, it is stored lowercase."""
     response = signup(client, username="  Asha-Stores ")
@@ -130,6 +139,11 @@ def test_signed_up_vendor_can_log_in_later(app, client):
         ({"password": "short12", "confirm": "short12"}, "password", "8"),
         ({"password": "", "confirm": ""}, "password", "required"),
         ({"confirm": "mango-seasoN"}, "confirm", "do not match"),
+        ({"email": "asha"}, "email", "such as asha@example.com"),
+        ({"email": "asha@example"}, "email", "such as asha@example.com"),
+        ({"email": "asha @example.com"}, "email", "such as asha@example.com"),
+        ({"email": "a@b.co\x00"}, "email", "such as asha@example.com"),
+        ({"email": "a" * 250 + "@b.com"}, "email", "254"),
     ],
 )
 def test_signup_rejects_bad_input_next_to_the_field(app, client, changes, field, message):

@@ -1,0 +1,46 @@
+"""``flask jobs``: what waits for the workers, and handing the outbox over by hand."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from kombu.utils.url import maybe_sanitize_url
+
+from ..jobs import outbox
+
+
+@click.group("jobs", cls=AppGroup)
+def jobs_group() -> None:
+    """Inspect the background jobs."""
+
+
+@jobs_group.command("status")
+def jobs_status() -> None:
+    """Print the broker's queue depth, the outbox backlog and the age of its oldest entry."""
+    broker = current_app.config["CELERY_BROKER_URL"]
+    unreachable = None
+    if broker:
+        click.echo(f"broker: {maybe_sanitize_url(broker)}")
+        try:
+            click.echo(f"queue depth: {outbox.carrier().depth()}")
+        except outbox.CarrierDown as error:
+            unreachable = str(error)
+            click.echo("queue depth: unknown (the broker does not answer)")
+    else:
+        click.echo("broker: none (outbox jobs run in the web processes)")
+    count, age = outbox.backlog()
+    click.echo(f"outbox backlog: {count}")
+    click.echo(f"oldest entry: {'-' if age is None else f'{age:.1f} s'}")
+    if unreachable:
+        raise click.ClickException(unreachable)
+
+
+@jobs_group.command("sweep")
+def jobs_sweep() -> None:
+    """Hand every outbox entry to the workers now (beat does this every few seconds)."""
+    handed = outbox.hand_over()
+    count, _ = outbox.backlog()
+    click.echo(f"handed over: {handed}; left in the outbox: {count}")
+    if count:
+        raise click.ClickException("the broker did not take every job (see the log)")
