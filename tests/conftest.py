@@ -177,12 +177,17 @@ def app(_schema):
 
 def _empty(engine) -> None:
     with engine.begin() as conn:
-        # DELETE, not TRUNCATE: on tables this small it is ten times faster.
-        for table in TABLES:
-            conn.execute(text(f"DELETE FROM {table}"))
+        # DELETE, not TRUNCATE: on tables this small it is ten times faster; on PostgreSQL
+        # in one round trip, with the ids starting at 1 again.
         if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT setval(pg_get_serial_sequence(t, 'id'), 1, false) FROM unnest(:tables) AS t"),
-                         {"tables": list(TABLES)})
+            conn.exec_driver_sql(
+                "".join(f"DELETE FROM {table}; " for table in TABLES)
+                + "SELECT setval(pg_get_serial_sequence(t, 'id'), 1, false) FROM unnest(%(tables)s) AS t",
+                {"tables": list(TABLES)},
+            )
+        else:
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture
