@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -150,13 +150,13 @@ def register_templates(app: Flask) -> None:
     def money(value: Decimal | None) -> str:
         return "" if value is None else f"₹{value:,.2f}"
 
+    from .models import aware
+
     zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
 
     def local_time(value: datetime, fmt: str = "%d %b, %H:%M") -> str:
         """A stored UTC time as the merchant reads it (their time zone)."""
-        if value.tzinfo is None:  # SQLite hands back naive UTC
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(zone).strftime(fmt)
+        return aware(value).astimezone(zone).strftime(fmt)
 
     from .orders import MAX_QUANTITY
 

@@ -6,7 +6,6 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -15,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from .extensions import db
-from .models import Vendor, VendorSession, utcnow
+from .models import Vendor, VendorSession, aware, utcnow
 
 USERNAME_RE = re.compile(r"[a-z0-9-]{3,30}")
 USERNAME_RULE = "3–30 characters: lowercase letters, digits and hyphens"
@@ -187,7 +186,7 @@ def session_vendor(token: str) -> Vendor | None:
         return None
     login, vendor = found
     config, now = current_app.config, utcnow()
-    idle, age = now - _aware(login.last_seen_at), now - _aware(login.created_at)
+    idle, age = now - aware(login.last_seen_at), now - aware(login.created_at)
     if idle > config["VENDOR_SESSION_IDLE"] or age > config["VENDOR_SESSION_MAX"]:
         db.session.delete(login)
         db.session.commit()
@@ -212,7 +211,3 @@ def _end_sessions(condition) -> None:
     db.session.execute(delete(VendorSession).where(condition))
     db.session.commit()
 
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from . import inventory, products
 from .extensions import db
-from .models import Cart, Product, Vendor, utcnow
+from .models import Cart, Product, Vendor, aware, utcnow
 from .orders import MAX_LINES, MAX_QUANTITY
 
 COOKIE = "cart"
@@ -96,7 +96,7 @@ class CartView:
     def minutes_left(self) -> int:
         if self.expires_at is None or self.lapsed:
             return 0
-        return max(1, round((_aware(self.expires_at) - utcnow()).total_seconds() / 60))
+        return max(1, round((aware(self.expires_at) - utcnow()).total_seconds() / 60))
 
 
 def view(vendor: Vendor, cart: Cart | None) -> CartView:
@@ -105,7 +105,7 @@ def view(vendor: Vendor, cart: Cart | None) -> CartView:
     if cart is None:
         return CartView([], None, False)
     gone = 0
-    lapsed = _aware(cart.expires_at) <= utcnow()
+    lapsed = aware(cart.expires_at) <= utcnow()
     on_sale = {p.id: p for p in products.on_sale(vendor) if p.id in {line.product_id for line in cart.lines}}
     free = inventory.free(list(on_sale.values()), except_cart=cart.id)
     lines = []
@@ -123,6 +123,3 @@ def view(vendor: Vendor, cart: Cart | None) -> CartView:
         lines.append(LineView(product, line.quantity, problem))
     return CartView(lines, cart.expires_at, lapsed, gone)
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

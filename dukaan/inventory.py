@@ -15,13 +15,13 @@ the caller's transaction takes every movement or none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
 from .extensions import db
-from .models import Cart, CartLine, Product, utcnow
+from .models import Cart, CartLine, Product, aware, utcnow
 from .storefront_cache import shown
 
 MAX_STOCK = 1_000_000
@@ -112,7 +112,7 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> None:
     line = session.scalar(
         select(CartLine).where(CartLine.cart_id == cart.id, CartLine.product_id == product_id)
     ) if cart.id is not None else None
-    was_live = cart.id is not None and _aware(cart.expires_at) > utcnow()
+    was_live = cart.id is not None and aware(cart.expires_at) > utcnow()
     before = line.quantity if line is not None and was_live else 0
     if quantity and (row is None or row.vendor_id != cart.vendor_id or not row.available):
         raise NotEnough(product_id, 0)
@@ -149,7 +149,7 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     rows = _lock(ids)
     holds = held(ids, cart.id if cart is not None else None)
     own = {line.product_id: line.quantity for line in cart.lines} if cart is not None else {}
-    live = cart is not None and _aware(cart.expires_at) > utcnow()
+    live = cart is not None and aware(cart.expires_at) > utcnow()
     taken, short = [], []
     for product_id, quantity in sorted(wanted):
         row = rows.get(product_id)
@@ -238,7 +238,3 @@ def _cut_holds(product: Product, holding: int) -> None:
         line.quantity -= cut
         excess -= cut
 
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

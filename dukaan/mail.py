@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from email.message import EmailMessage
 
 from flask import current_app
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
-from .models import SentMail, utcnow
+from .models import SentMail, aware, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def send_once(order_id: int, kind: str, to: str, subject: str, body: str) -> boo
         db.session.rollback()
         if row is None or row.sent_at is not None:
             return False
-        lapse = current_app.config["MAIL_CLAIM_SECONDS"] - (utcnow() - _aware(row.claimed_at)).total_seconds()
+        lapse = current_app.config["MAIL_CLAIM_SECONDS"] - (utcnow() - aware(row.claimed_at)).total_seconds()
         raise ClaimedElsewhere(max(lapse, 1.0))
     try:
         send(to, subject, body)
@@ -113,7 +113,3 @@ def _settle(order_id: int, kind: str, sent: bool) -> None:
         db.session.execute(table.delete().where(mine & table.c.sent_at.is_(None)))
     db.session.commit()
 
-
-def _aware(value: datetime) -> datetime:
-    """``value`` with its zone: SQLite hands back naive UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

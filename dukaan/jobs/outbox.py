@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -27,7 +27,7 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import OutboxEntry, utcnow
+from ..models import OutboxEntry, aware, utcnow
 from . import EXTENSION, RECORDED, job
 
 if TYPE_CHECKING:
@@ -170,9 +170,7 @@ def backlog() -> tuple[int, float | None]:
     count, oldest = db.session.execute(select(func.count(), func.min(OutboxEntry.created_at))).one()
     if oldest is None:
         return count, None
-    if oldest.tzinfo is None:  # SQLite hands back naive UTC
-        oldest = oldest.replace(tzinfo=timezone.utc)
-    return count, (utcnow() - oldest).total_seconds()
+    return count, (utcnow() - aware(oldest)).total_seconds()
 
 
 def _after_commit(session: Session) -> None:

@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(moment: datetime) -> datetime:
+    """``moment`` with its zone: SQLite hands back naive UTC where PostgreSQL gives UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 class VendorOwned:
     """A row that belongs to one vendor (it has a ``vendor_id``)."""
 
