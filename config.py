@@ -164,6 +164,10 @@ class Config:
         self.DISPLAY_TIMEZONE = env.get("DISPLAY_TIMEZONE", "Asia/Kolkata")
         # How long a cart holds its units after its last change (a whole number, 1 or more).
         self.CART_HOLD_MINUTES = cart_hold_minutes(env.get("CART_HOLD_MINUTES", "15"))
+        # Lapsed carts are kept this long (a customer who comes back sees what they chose),
+        # then deleted by a job beat runs this often.
+        self.CART_KEEP_HOURS = 24
+        self.CART_CLEANUP_SECONDS = 15 * 60
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
         if self.REDIS_URL:

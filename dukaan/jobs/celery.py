@@ -4,7 +4,7 @@ Every registered job is a Celery task of the same name, run inside an app
 context. Messages are acknowledged after the job, not before
 (``task_acks_late``), and a worker killed mid-job hands its message back
 (``task_reject_on_worker_lost``): the job runs again elsewhere, which
-idempotent jobs allow. Beat runs the outbox sweep.
+idempotent jobs allow. Beat runs the outbox sweep and the clean-up of lapsed carts.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def settings(config) -> dict[str, Any]:
                 "schedule": sweep,
                 # Sweeps that piled up while no worker ran are worth one.
                 "options": {"expires": sweep * 2},
+            },
+            "carts-delete-lapsed": {
+                "task": "carts.delete_lapsed",
+                "schedule": config["CART_CLEANUP_SECONDS"],
+                "options": {"expires": config["CART_CLEANUP_SECONDS"]},
             },
         },
     }

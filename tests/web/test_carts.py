@@ -223,3 +223,27 @@ def test_the_vendor_sees_how_many_units_carts_hold(app, client, shop):
     html = vendor._client.get("/dashboard/products").get_data(as_text=True)
     row = html[html.index(f'id="product-{shop["pickle"]}"'):]
     assert "4 in carts" in row[:row.index("</tr>")]
+
+
+def test_lapsed_carts_are_deleted_a_day_after_their_holds_end(app, shop):
+    from dukaan.jobs import JOBS
+
+    kept, gone = app.test_client(), app.test_client()
+    add(kept, shop["pickle"], 1)
+    add(gone, shop["chai"], 1)
+    with app.app_context():
+        carts = db.session.scalars(select(Cart).order_by(Cart.id)).all()
+        carts[0].expires_at -= timedelta(hours=2)  # lapsed, but not for long
+        carts[1].expires_at -= timedelta(hours=25)
+        db.session.commit()
+        assert JOBS["carts.delete_lapsed"]() == 1
+        assert [line.product_id for line in db.session.scalars(select(CartLine))] == [shop["pickle"]]
+    assert "Mango pickle" in kept.get("/order/ravi/cart").get_data(as_text=True)
+    assert "Your cart is empty." in gone.get("/order/ravi/cart").get_data(as_text=True)
+
+
+def test_beat_runs_the_cart_clean_up(app):
+    from dukaan.jobs.celery import settings
+
+    schedule = settings(app.config)["beat_schedule"]["carts-delete-lapsed"]
+    assert schedule["task"] == "carts.delete_lapsed" and schedule["schedule"] == 15 * 60
