@@ -49,21 +49,26 @@ def whole_number(text: str | None, max_digits: int = 9) -> int | None:
     return int(text)
 
 
-class WholeNumberField(IntegerField):
+class _Strict:
+    """A number field that reads only what ``pattern`` matches, before WTForms' own parsing."""
+
+    pattern: re.Pattern
+    message: str
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip() and not self.pattern.fullmatch(valuelist[0]):
+            self.data = None
+            raise ValueError(self.message)
+        super().process_formdata(valuelist)
+
+
+class WholeNumberField(_Strict, IntegerField):
     """An IntegerField that reads ASCII digits only (an optional minus for its range check to refuse)."""
 
-    def process_formdata(self, valuelist):
-        if valuelist and valuelist[0].strip() and not SIGNED_WHOLE.fullmatch(valuelist[0]):
-            self.data = None
-            raise ValueError("Enter a whole number in the digits 0–9.")
-        super().process_formdata(valuelist)
+    pattern, message = SIGNED_WHOLE, "Enter a whole number in the digits 0–9."
 
 
-class AmountField(DecimalField):
+class AmountField(_Strict, DecimalField):
     """A DecimalField that reads ASCII digits and one decimal point only."""
 
-    def process_formdata(self, valuelist):
-        if valuelist and valuelist[0].strip() and not AMOUNT.fullmatch(valuelist[0]):
-            self.data = None
-            raise ValueError("Enter an amount in rupees, like 249 or 249.50.")
-        super().process_formdata(valuelist)
+    pattern, message = AMOUNT, "Enter an amount in rupees, like 249 or 249.50."
