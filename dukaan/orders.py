@@ -100,10 +100,11 @@ class Quote:
     problems: tuple[str, ...]  # for the customer: what would stop the order
 
 
-def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
-    """Price ``quantities`` (product id to units) at ``vendor``'s current prices.
+def quote(vendor: Vendor, quantities: dict[int, int], cart: Cart | None = None) -> Quote:
+    """Price ``quantities`` (product id to units) at ``vendor``'s current prices, for a
+    customer holding ``cart`` (whose own holds do not count against them).
 
-    Only reads: nothing is reserved, so stock may still run out before the
+    Only reads: nothing more is reserved, so stock may still run out before the
     order is placed. Products that are gone, hidden or not the vendor's are
     left out of the total and named in ``problems``, as is short stock.
     """
@@ -116,7 +117,7 @@ def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
             products.for_vendor(vendor).where(Product.id.in_(wanted), Product.available)
         )
     }
-    free = inventory.free(list(found.values()))
+    free = inventory.free(list(found.values()), except_cart=cart.id if cart is not None else None)
     total, units, problems = Decimal("0"), 0, []
     for product_id, qty in sorted(wanted.items()):
         product = found.get(product_id)

@@ -143,7 +143,7 @@ def order(slug: str, ref: str):
 def order_total(slug: str):
     """The running total of the ``qty-<id>`` fields in the query string (htmx swaps it in).
 
-    Sessionless and the same for every visitor, like the store page. Junk
+    Sessionless; what is short counts the visitor's own cart as theirs. Junk
     quantities are left out and named in the fragment: never a 500.
     """
     _require_slug_shape(slug)
@@ -153,12 +153,14 @@ def order_total(slug: str):
     wanted, qty_errors, malformed = parse_quantities(request.args)
     response = make_response(
         render_template(
-            "storefront/_total.html", quote=orders.quote(vendor, wanted),
+            "storefront/_total.html",
+            quote=orders.quote(vendor, wanted, carts.find(vendor, request.cookies.get(carts.COOKIE))),
             unreadable=bool(qty_errors or malformed),
         )
     )
     # Prices and stock change at any moment: a cached total would mislead.
     response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
     return response
 
 
@@ -193,7 +195,9 @@ def change_cart(slug: str):
     try:
         current = carts.set_quantity(vendor, current, product_id, quantity)
     except inventory.NotEnough as refused:
-        return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE)), 409, str(refused))
+        product = products.get(vendor, product_id)
+        message = f"{product.name}: {refused}" if product is not None else str(refused)
+        return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE)), 409, message)
     except carts.CartError as refused:
         return _cart_fragment(vendor, current, 422, str(refused))
     return _cart_fragment(vendor, current)
@@ -209,7 +213,8 @@ def _store_or_404(slug: str):
 
 def _cart_fragment(vendor, found, status: int = 200, error: str | None = None):
     response = make_response(
-        render_template("storefront/_cart.html", cart=carts.view(vendor, found), error=error), status
+        render_template("storefront/_cart.html", cart=carts.view(vendor, found), error=error,
+                        slug=vendor.slug), status
     )
     if found is not None:
         response.set_cookie(carts.COOKIE, found.token, max_age=7 * 24 * 3600, path=_cart_path(vendor),

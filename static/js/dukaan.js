@@ -33,6 +33,72 @@
   }
   window.addEventListener("pageshow", function () { setTimeout(refreshTotal, 0); });
 
+  // The cart: once the visitor's cart is on the page (#cart-box, fetched by htmx), each
+  // quantity on a product card becomes a hold. A change is sent 300 ms after the last
+  // tap, one request at a time (the first one makes the cart and its cookie); the cart
+  // that comes back sets every quantity on the page, so a refused change (409) springs
+  // back to what is held. Until then, and without JavaScript, the quantities typed are
+  // the order, as before.
+  var CART_DELAY = 300;
+  var cartSending = Promise.resolve(), cartTimers = {};
+
+  function cartBox() { return document.getElementById("cart-box"); }
+  function cartOn() { return document.documentElement.classList.contains("has-cart"); }
+  function quantityInputs() { return document.querySelectorAll(".items input[name^='qty-']"); }
+
+  function sendCartChange(input) {
+    var productId = input.name.slice(4);
+    delete cartTimers[productId];
+    cartSending = cartSending.then(function () {
+      var quantity = parseInt(input.value, 10);
+      return htmx.ajax("POST", cartBox().getAttribute("data-cart-url"), {
+        target: "#cart-box", swap: "innerHTML",
+        values: { product_id: productId, quantity: isNaN(quantity) ? "" : String(quantity) }
+      });
+    }).catch(function () { /* the next change or the checkout tries again */ });
+    return cartSending;
+  }
+
+  function flushCart() {
+    Object.keys(cartTimers).forEach(function (productId) {
+      clearTimeout(cartTimers[productId].timer);
+      sendCartChange(cartTimers[productId].input);
+    });
+    return cartSending;
+  }
+
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!cartOn() || !input.matches || !input.matches(".items input[name^='qty-']")) return;
+    // Held quantities are the order now: the running total follows the cart, not each keystroke.
+    event.stopPropagation();
+    var productId = input.name.slice(4);
+    if (cartTimers[productId]) clearTimeout(cartTimers[productId].timer);
+    cartTimers[productId] = { input: input, timer: setTimeout(function () { sendCartChange(input); }, CART_DELAY) };
+    var item = input.closest(".item");
+    if (item) item.classList.toggle("in-cart", input.value !== "" && input.value !== "0");
+  }, true);
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target !== cartBox()) return;
+    document.documentElement.classList.add("has-cart");
+    var held = {};
+    var lines = cartBox().querySelectorAll("[data-product]");
+    for (var i = 0; i < lines.length; i++) {
+      held[lines[i].getAttribute("data-product")] = lines[i].getAttribute("data-quantity");
+    }
+    var inputs = quantityInputs();
+    for (var j = 0; j < inputs.length; j++) {
+      var productId = inputs[j].name.slice(4);
+      if (cartTimers[productId]) continue;  // a newer choice is on its way
+      var quantity = held[productId] || "0";
+      inputs[j].value = quantity;
+      var item = inputs[j].closest(".item");
+      if (item) item.classList.toggle("in-cart", quantity !== "0");
+    }
+    if (inputs.length) htmx.trigger(document.body, "cart-changed");
+  });
+
   // Copy buttons: data-copy names the input whose value to copy.
   function copied(button) {
     var label = button.getAttribute("data-label") || button.textContent;
@@ -104,11 +170,16 @@
   });
 
   // Submitting the checkout twice quickly sends one request.
+  // A cart change still waiting to be sent goes first: the order is what the cart holds.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.id !== "checkout") return;
     if (form.dataset.sent) { event.preventDefault(); return; }
     form.dataset.sent = "1";
     setTimeout(function () { delete form.dataset.sent; }, 5000);
+    if (Object.keys(cartTimers).length) {
+      event.preventDefault();
+      flushCart().then(function () { form.submit(); });
+    }
   });
 })();

@@ -389,20 +389,27 @@ def test_vendor_and_customer_journey(open_session, live_server, size):
     expect(chai.locator(".price s")).to_have_text(money("220"))
     assert chai.get_by_label("Quantity").get_attribute("value") == "0"
     expect(shop.locator("#order-total .amount")).to_have_text(money("0"))
+    expect(shop.locator("#cart")).to_contain_text("Your cart is empty.")
     customer.shot("12-store")
     customer.mark()
 
-    # Quantities change; the total follows, from the server.
-    chai.get_by_role("button", name="One more Masala chai (250 g)").click()
+    # "Add" puts one in the cart and turns into a stepper; each change is a hold, and
+    # the total follows, from the server.
+    expect(chai.get_by_role("button", name="One more Masala chai (250 g)")).to_be_hidden()
+    add_to_cart(chai, "Masala chai (250 g)")
     chai.get_by_role("button", name="One more Masala chai (250 g)").click()
     expect(chai.get_by_label("Quantity")).to_have_value("2")
     expect(shop.locator("#order-total .amount")).to_have_text(money("360"))
+    expect(shop.locator("#cart-line-%d .qty" % _card_id(chai))).to_have_text("2")
     biscuit_card = shop.locator(".item", has_text="Ginger biscuits")
+    add_to_cart(biscuit_card, "Ginger biscuits")
     biscuit_card.get_by_label("Quantity").fill("3")
     expect(shop.locator("#order-total .amount")).to_have_text(money("645"))
     expect(shop.locator("#order-total")).to_contain_text("5 items")
     chai.get_by_role("button", name="One less Masala chai (250 g)").click()
     expect(shop.locator("#order-total .amount")).to_have_text(money("465"))
+    expect(shop.locator("#cart .sum .amount")).to_have_text(money("465"))
+    expect(shop.locator("#cart .hold")).to_have_text("Held for you for 15 more minutes.")
     customer.assert_not_reloaded()
     customer.shot("13-store-total")
 
@@ -436,6 +443,8 @@ def test_vendor_and_customer_journey(open_session, live_server, size):
     # A second order, which the vendor will cancel.
     customer.go(store_url.removeprefix(live_server.url))
     chai = shop.locator(".item", has_text="Masala chai (250 g)")
+    expect(shop.locator("#cart")).to_contain_text("Your cart is empty.")  # the order took the cart
+    add_to_cart(chai, "Masala chai (250 g)")
     chai.get_by_label("Quantity").fill("4")
     expect(shop.locator("#order-total .amount")).to_have_text(money("720"))
     shop.get_by_label("Your name").fill("Kiran Rao")
@@ -480,7 +489,7 @@ def test_vendor_and_customer_journey(open_session, live_server, size):
     editing = page.locator("tr.editing")
     editing.get_by_label("Stock").fill("50")
     customer.go(store_url.removeprefix(live_server.url))
-    shop.locator(".item", has_text="Masala chai (250 g)").get_by_label("Quantity").fill("1")
+    add_to_cart(shop.locator(".item", has_text="Masala chai (250 g)"), "Masala chai (250 g)")
     shop.get_by_label("Your name").fill("Asha Iyer")
     shop.get_by_label("Phone").fill("9876501234")
     shop.get_by_label("Delivery address").fill("7 Lake Road, Chennai")
@@ -525,6 +534,17 @@ def test_vendor_and_customer_journey(open_session, live_server, size):
         vendor.go(f"/dashboard/products/{biscuits_id}/delete")
         expect(page.get_by_role("heading", level=1)).to_have_text("Method Not Allowed")
     vendor.shot("21-error")
+
+
+def add_to_cart(card, name: str) -> None:
+    """Tap a product card's "Add" and wait for the cart to hold one."""
+    card.get_by_role("button", name=f"Add {name} to your cart").click()
+    expect(card.get_by_label("Quantity")).to_have_value("1")
+    expect(card.page.locator(f"#cart-line-{_card_id(card)} .qty")).to_have_text("1")
+
+
+def _card_id(card) -> int:
+    return int(card.get_attribute("id").removeprefix("item-"))
 
 
 def _product_id(page: Page, name: str) -> int:
@@ -575,3 +595,81 @@ def test_a_store_with_nothing_on_sale(open_session, live_server, size):
         "Nothing is on sale here right now. Check back soon.")
     expect(customer.page.get_by_role("button", name="Place order")).to_be_hidden()
     customer.shot("23-store-empty")
+
+
+# --- a cart's hold lapsing -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["phone"])
+def test_a_lapsed_hold_says_what_is_left_and_checks_out(open_session, live_server, size):
+    """Holds of one minute (CART_HOLD_MINUTES=1): a second customer is held off while the
+    first one's hold lives, buys once it lapses, and the first one's cart says what is left."""
+    name = "Alphonso mangoes (dozen)"
+    with live_server.app.app_context():
+        from dukaan import accounts
+        from dukaan.models import Product
+
+        vendor = accounts.create_vendor("last-mangoes", "Last Few Mangoes", "mango-pass-1")
+        db.session.add(Product(vendor=vendor, name=name, price=Decimal("600"), stock=3))
+        db.session.commit()
+    live_server.app.config["CART_HOLD_MINUTES"] = 1
+    try:
+        first = open_session(size)
+        first.go("/order/last-mangoes")
+        card = first.page.locator(".item", has_text=name)
+        add_to_cart(card, name)
+        card.get_by_role("button", name=f"One more {name}").click()
+        expect(first.page.locator(f"#cart-line-{_card_id(card)} .qty")).to_have_text("2")
+        expect(first.page.locator("#cart .hold")).to_have_text("Held for you for 1 more minute.")
+        expect(first.page.locator("#order-total")).to_contain_text("2 items")
+        expect(first.page.locator("#order-total .amount")).to_have_text(money("1200"))
+        expect(first.page.locator("#order-total .error")).to_have_count(0)  # its own hold is no shortage
+        # The bar with the count, the total and the way to the cart stays on a phone's screen.
+        expect(first.page.get_by_role("link", name="View cart")).to_be_in_viewport()
+        first.shot("25-cart-bar")
+
+        # Another customer may hold only what is left: one more than that springs back.
+        second = open_session(size)
+        second.go("/order/last-mangoes")
+        theirs = second.page.locator(".item", has_text=name)
+        add_to_cart(theirs, name)
+        with second.watch.expecting(409):
+            theirs.get_by_role("button", name=f"One more {name}").click()
+            expect(second.page.locator("#cart .alert")).to_have_text(f"{name}: Only 1 available.")
+        expect(theirs.get_by_label("Quantity")).to_have_value("1")
+        second.shot("26-cart-refused")
+
+        # Both holds lapse by the clock; no job runs. Now the second customer gets two.
+        second.page.wait_for_timeout(61_000)
+        theirs.get_by_role("button", name=f"One more {name}").click()
+        expect(second.page.locator(f"#cart-line-{_card_id(theirs)} .qty")).to_have_text("2")
+        fill_details(second.page, "Kiran Rao", "9123456780", "4 Park Street, Kolkata")
+        second.page.get_by_role("button", name="Place order").click()
+        expect(second.page.get_by_role("heading", level=1)).to_have_text("Order #1")
+
+        # The first cart keeps its line and says the hold lapsed and how many are left.
+        first.page.reload()
+        expect(first.page.locator("#cart .hold")).to_contain_text("Your hold has lapsed")
+        line = first.page.locator(f"#cart-line-{_card_id(card)}")
+        expect(line.locator(".qty")).to_have_text("2")
+        expect(line.locator(".error")).to_have_text("Only 1 left.")
+        first.shot("27-cart-lapsed")
+        fill_details(first.page, "Meera Joshi", "9876543210", "12 MG Road, Pune")
+        with first.watch.expecting(409):
+            first.page.get_by_role("button", name="Place order").click()
+            expect(first.page.locator(".alert.error")).to_contain_text(f"{name}: only 1 left.")
+        card = first.page.locator(".item", has_text=name)
+        card.get_by_role("button", name=f"One less {name}").click()
+        expect(first.page.locator(f"#cart-line-{_card_id(card)} .qty")).to_have_text("1")
+        expect(first.page.locator("#cart .hold")).to_have_text("Held for you for 1 more minute.")
+        first.page.get_by_role("button", name="Place order").click()
+        expect(first.page.get_by_role("heading", level=1)).to_have_text("Order #2")
+        expect(first.page.locator("table.lines tfoot")).to_contain_text(money("600"))
+    finally:
+        live_server.app.config["CART_HOLD_MINUTES"] = 15
+
+
+def fill_details(page: Page, name: str, phone: str, address: str) -> None:
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Phone").fill(phone)
+    page.get_by_label("Delivery address").fill(address)

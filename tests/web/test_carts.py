@@ -79,6 +79,19 @@ def test_other_carts_holds_count(app, shop):
     assert "Masala chai: only 1 left." in plain.get_data(as_text=True)
 
 
+def test_the_running_total_counts_the_visitors_own_holds_as_theirs(app, shop):
+    """Holding all 3 units of chai, the visitor's total has no shortage; anyone else's does."""
+    holder, other = app.test_client(), app.test_client()
+    assert add(holder, shop["chai"], 3).status_code == 200
+    query = f"/order/ravi/total?qty-{shop['chai']}=3"
+    mine = holder.get(query)
+    assert mine.status_code == 200 and "₹285.00" in mine.get_data(as_text=True)
+    assert "left" not in mine.get_data(as_text=True)
+    assert "Cookie" in mine.headers["Vary"]
+    theirs = other.get(query).get_data(as_text=True)
+    assert "₹285.00" in theirs and "Masala chai: sold out, 0 left." in theirs
+
+
 @pytest.mark.parametrize("data", [{"product_id": "x", "quantity": "1"}, {"product_id": "1", "quantity": "²"},
                                   {"product_id": "1"}, {"product_id": "1", "quantity": "1000"}])
 def test_bad_input_is_a_422(client, shop, data):
