@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from . import inventory, products
 from .extensions import db
-from .models import Cart, Product, Vendor, aware, utcnow
+from .models import Cart, Product, Vendor, aware, commit_keeping_loaded, utcnow
 from .orders import MAX_LINES, MAX_QUANTITY
 
 COOKIE = "cart"
@@ -44,21 +44,21 @@ def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: i
     """
     if not 0 <= quantity <= MAX_QUANTITY:
         raise CartError(f"Choose from 0 to {MAX_QUANTITY}.")
-    product = products.get(vendor, product_id)
-    if product is not None and product.max_per_order and quantity > product.max_per_order:
-        raise CartError(f"{product.name}: at most {product.max_per_order} per order.")
+    until = utcnow() + hold_time()
     if cart is None:
-        cart = Cart(vendor_id=vendor.id, token=secrets.token_urlsafe(32), expires_at=utcnow() + hold_time(),
-                    lines=[])
+        cart = Cart(vendor_id=vendor.id, token=secrets.token_urlsafe(32), expires_at=until, lines=[])
         db.session.add(cart)
     elif quantity and product_id not in {line.product_id for line in cart.lines} and len(cart.lines) >= MAX_LINES:
         raise CartError(f"A cart can hold at most {MAX_LINES} different products.")
     try:
-        inventory.hold(cart, product_id, quantity, until=utcnow() + hold_time())
+        inventory.hold(cart, product_id, quantity, until=until)
     except inventory.NotEnough:
         db.session.rollback()
         raise
-    db.session.commit()
+    except inventory.OverLimit as over:
+        db.session.rollback()
+        raise CartError(f"{over.name}: at most {over.limit} per order.") from None
+    commit_keeping_loaded()  # the cart and its lines are shown next, as written
     return cart
 
 
@@ -106,7 +106,7 @@ def view(vendor: Vendor, cart: Cart | None) -> CartView:
         return CartView([], None, False)
     gone = 0
     lapsed = aware(cart.expires_at) <= utcnow()
-    on_sale = {p.id: p for p in products.on_sale(vendor) if p.id in {line.product_id for line in cart.lines}}
+    on_sale = {p.id: p for p in products.on_sale_among(vendor, {line.product_id for line in cart.lines})}
     free = inventory.free(list(on_sale.values()), except_cart=cart.id)
     lines = []
     for line in cart.lines:

@@ -14,11 +14,13 @@ the caller's transaction takes every movement or none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 
 from .extensions import db
 from .models import Cart, CartLine, Product, aware, utcnow
@@ -45,6 +47,14 @@ class NotEnough(Exception):
     def __init__(self, product_id: int, available: int):
         self.product_id, self.available = product_id, available
         super().__init__(f"Only {available} available." if available else "0 available right now.")
+
+
+class OverLimit(Exception):
+    """A cart asked to hold more of a product than one order may take (``limit``)."""
+
+    def __init__(self, name: str, limit: int):
+        self.name, self.limit = name, limit
+        super().__init__(f"{name}: at most {limit} per order.")
 
 
 class StockMoved(Exception):
@@ -104,24 +114,30 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> None:
     of its holds until ``until``.
 
     Raises ``NotEnough`` (nothing more held) when fewer are free; a product that
-    is not on sale at the cart's store has 0 free.
+    is not on sale at the cart's store has 0 free. Raises ``OverLimit`` for more
+    than the product's ``max_per_order``.
     """
     session = db.session
+    new_cart = inspect(cart).transient or inspect(cart).pending
     row = _lock([product_id]).get(product_id)
     # Read after the lock: another tab of the same cart may have just written this line.
-    line = session.scalar(
+    line = None if new_cart else session.scalar(
         select(CartLine).where(CartLine.cart_id == cart.id, CartLine.product_id == product_id)
-    ) if cart.id is not None else None
-    was_live = cart.id is not None and aware(cart.expires_at) > utcnow()
+    )
+    was_live = not new_cart and aware(cart.expires_at) > utcnow()
     before = line.quantity if line is not None and was_live else 0
     if quantity and (row is None or row.vendor_id != cart.vendor_id or not row.available):
         raise NotEnough(product_id, 0)
+    if quantity and row.max_per_order and quantity > row.max_per_order:
+        raise OverLimit(row.name, row.max_per_order)
     others = held([product_id], cart.id).get(product_id, 0) if row is not None else 0
     if quantity and quantity > max(0, row.stock - others):
         raise NotEnough(product_id, max(0, row.stock - others))
     if quantity == 0:
         if line is not None:
             session.delete(line)
+            if line in cart.lines:  # a cart read back after the commit must not show it
+                cart.lines.remove(line)
     elif line is None:
         cart.lines.append(CartLine(product_id=product_id, quantity=quantity))
     else:
@@ -136,27 +152,34 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> None:
             shown.stale_at(session, row.vendor_id, until)
 
 
-def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
-         ) -> tuple[list[Taken], list[int]]:
+def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None,
+         check: Callable[[dict[int, Any]], None] | None = None) -> tuple[list[Taken], list[int]]:
     """Take ``wanted`` (product id, units) from ``vendor_id``'s products on sale, for an order
     from ``cart`` (whose own holds, live or lapsed, do not stand in its way).
 
-    Returns what was taken and the ids that could not be (gone, hidden, or fewer
-    free than wanted): with any of those the caller must roll back.
+    Returns what was taken and the ids that could not be: the products gone or
+    hidden, or else those with fewer free than wanted. With any of those nothing
+    is taken and the caller must roll back. ``check`` sees the locked rows (id to
+    row: name, price, max_per_order, …) of an order whose products are all on
+    sale, before any stock is counted or taken, and may raise to refuse it.
     """
     session = db.session
     ids = sorted(pid for pid, _ in wanted)
     rows = _lock(ids)
+    gone = [pid for pid in ids if rows.get(pid) is None or rows[pid].vendor_id != vendor_id
+            or not rows[pid].available]
+    if gone:
+        return [], gone
+    if check is not None:
+        check(rows)
     holds = held(ids, cart.id if cart is not None else None)
+    if short := [pid for pid, quantity in wanted if rows[pid].stock - holds.get(pid, 0) < quantity]:
+        return [], sorted(short)
     own = {line.product_id: line.quantity for line in cart.lines} if cart is not None else {}
     live = cart is not None and aware(cart.expires_at) > utcnow()
-    taken, short = [], []
+    taken = []
     for product_id, quantity in sorted(wanted):
-        row = rows.get(product_id)
-        if (row is None or row.vendor_id != vendor_id or not row.available
-                or row.stock - holds.get(product_id, 0) < quantity):
-            short.append(product_id)
-            continue
+        row = rows[product_id]
         left = session.execute(
             update(products_table)
             .where(products_table.c.id == product_id)
@@ -167,7 +190,7 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
         free_before = row.stock - holds.get(product_id, 0) - (own.get(product_id, 0) if live else 0)
         shown.updated(session, Product, vendor_id, True, stock=(row.stock, left),
                       free=(free_before, left - holds.get(product_id, 0)))
-    return taken, short
+    return taken, []
 
 
 def put_back(vendor_id: int, lines: list[tuple[int | None, int]]) -> None:

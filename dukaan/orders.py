@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from . import inventory, jobs, products
 from .extensions import db
-from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, utcnow
+from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, commit_keeping_loaded, utcnow
 
 # Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
@@ -183,39 +183,30 @@ def place(
     session = db.session
     if token and (twin := find_by_token(vendor, token)) is not None:
         return twin, False
-    # Everything that needs no lock is settled before the store's lock is taken, so
-    # the work done under it is proportional to a real order.
     if len(wanted) > MAX_LINES:
         raise Refused([f"An order can have at most {MAX_LINES} different products."])
-    on_sale = {
-        p.id: p for p in db.session.scalars(
-            products.for_vendor(vendor).where(Product.id.in_([pid for pid, _ in wanted]), Product.available)
-        )
-    }
-    if missing := [pid for pid, _ in wanted if pid not in on_sale]:
-        raise OutOfStock([Shortage(pid, None, 0) for pid in missing])
-    check(on_sale, dict(wanted))
     try:
-        # Taking the next number locks the vendor row until commit, so one
-        # store's orders are placed one after another and a twin with the same
-        # token, committed meanwhile, is visible to the check below.
+        try:
+            # The order's own rules (per-order limits, the largest total) are checked on
+            # the locked rows, at the prices the order is taken at.
+            taken, short = inventory.take(vendor.id, wanted, cart, check=lambda rows: check(rows, dict(wanted)))
+        except Refused:
+            session.rollback()
+            raise
+        if short:
+            session.rollback()
+            raise OutOfStock(shortages(vendor, short, cart))
+        total = sum((t.price * t.quantity for t in taken), Decimal("0"))
+        # The store's next number, taken last: it locks the vendor row until the commit,
+        # so one store's orders queue only for their INSERT and the commit (a rollback
+        # gives the number back). The product rows were locked first, in id order, as
+        # every stock movement locks them: nothing locks the two the other way round.
         number = session.execute(
             update(vendors_table)
             .where(vendors_table.c.id == vendor.id)
             .values(last_order_number=vendors_table.c.last_order_number + 1)
             .returning(vendors_table.c.last_order_number)
         ).scalar_one()
-        if token and (twin := find_by_token(vendor, token)) is not None:
-            session.rollback()
-            return twin, False
-        taken, short = inventory.take(vendor.id, wanted, cart)
-        if short:
-            session.rollback()
-            raise OutOfStock(shortages(vendor, short, cart))
-        total = sum((t.price * t.quantity for t in taken), Decimal("0"))
-        if total > MAX_TOTAL:  # a price rose between the check above and the lock
-            session.rollback()
-            raise Refused([too_large(total)])
         order = Order(
             vendor_id=vendor.id,
             number=number,
@@ -237,8 +228,12 @@ def place(
             jobs.record("mail.order_placed", order_id=order.id)
         if cart is not None:
             session.delete(cart)
-        session.commit()
+        # What the caller reads back (the order's ref and number, the store's slug) is what
+        # this transaction wrote or did not touch: no need to load it all again.
+        session.expire(vendor, ["last_order_number"])
+        commit_keeping_loaded()
     except IntegrityError:
+        # A twin with the same token committed meanwhile (the unique key waited for it).
         session.rollback()
         if token and (twin := find_by_token(vendor, token)) is not None:
             return twin, False

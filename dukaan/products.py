@@ -66,6 +66,13 @@ def on_sale(vendor: Vendor) -> list[Product]:
     return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id))
 
 
+def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:
+    """Those of ``product_ids`` that the store page lists (without ``held``: one query, no holds)."""
+    if not product_ids:
+        return []
+    return list(db.session.scalars(for_vendor(vendor).where(Product.available, Product.id.in_(product_ids))))
+
+
 def create(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:
     product = add(vendor, details, stock, available)
     db.session.commit()

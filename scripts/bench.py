@@ -14,7 +14,12 @@ measures with wrk, every run bounded in time, in one go so the ratios are fair:
   browser asks (``Accept-Encoding: gzip``, the page's gzipped copy);
 - the largest file of a first visit (htmx) as a browser asks for it;
 - each at 1 and 50 connections, each run repeated (median reported);
-- a burst of 100 requests, 10 at a time (wall time).
+- a burst of 100 requests, 10 at a time (wall time);
+- the sale's writes, through nginx to the app: a new visitor's first "Add" (a cart
+  holding one unit) and an order placed from the store page's form (one unit), each
+  of a random product of the store (scripts/wrk/*.lua), every product's stock raised
+  so that none sells out;
+- the app's storefront rows again with 1,000 live carts holding units of the store.
 
 Prints a table with every figure as a ratio to its ceiling and writes JSON.
 Usage: .venv/bin/python scripts/bench.py [--products N] [--repeat N] [--seconds S]
@@ -43,6 +48,8 @@ APP_PORTS = "18091 18092"
 DATABASE = "dukaan_bench"
 REDIS_DB = 13
 STORE = "load0001"
+WRK_SCRIPTS = ROOT / "scripts/wrk"
+LIVE_CARTS = 1000
 
 
 def bypass_header() -> tuple[str, str]:
@@ -101,6 +108,47 @@ def fresh_data(products: int) -> None:
     flask = str(ROOT / ".venv/bin/flask")
     sh([flask, "db", "upgrade"], env=env, quiet=True)
     sh([flask, "seed-demo", "--vendors", "1", "--products", str(products)], env=env, quiet=True)
+    with bench_db() as conn:
+        # Orders and carts must not sell the store out halfway through a run.
+        conn.execute(text("UPDATE products SET stock = 1000000, max_per_order = NULL WHERE available"))
+
+
+def bench_db():
+    from sqlalchemy import create_engine
+
+    from config import database_url
+
+    return create_engine(database_url(stack_env(cache=True)["DATABASE_URL"])).begin()
+
+
+def on_sale_ids() -> list[int]:
+    from sqlalchemy import text
+
+    with bench_db() as conn:
+        return list(conn.execute(text(
+            "SELECT p.id FROM products p JOIN vendors v ON v.id = p.vendor_id "
+            "WHERE v.username = :store AND p.available ORDER BY p.id"), {"store": STORE}).scalars())
+
+
+def live_carts(count: int, product_ids: list[int]) -> None:
+    """Exactly ``count`` live carts at the store (each holding a unit of one product, for an
+    hour), written straight to the database: nothing the store page shows changes."""
+    import secrets
+
+    from sqlalchemy import text
+
+    with bench_db() as conn:
+        conn.execute(text("DELETE FROM carts"))
+        vendor_id = conn.execute(text("SELECT id FROM vendors WHERE username = :s"), {"s": STORE}).scalar()
+        for index in range(count):
+            cart_id = conn.execute(text(
+                "INSERT INTO carts (vendor_id, token, expires_at, created_at) "
+                "VALUES (:v, :t, now() + interval '1 hour', now()) "
+                "RETURNING id"), {"v": vendor_id, "t": secrets.token_urlsafe(32)}).scalar()
+            conn.execute(text(
+                "INSERT INTO cart_lines (cart_id, product_id, quantity, changed_at) "
+                "VALUES (:c, :p, 1, now())"),
+                {"c": cart_id, "p": product_ids[index % len(product_ids)]})
 
 
 def stack(action: str, cache: bool = True) -> None:
@@ -130,12 +178,19 @@ def get(path: str, headers: dict | None = None) -> tuple[int, http.client.HTTPMe
         conn.close()
 
 
-def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict) -> dict:
+def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict,
+        script: tuple[str, list[str]] | None = None) -> dict:
+    """One bounded wrk run; ``script`` is a Lua file of scripts/wrk and its arguments."""
     args = [wrk_bin, f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
             "--timeout", "5s"]
     for header in headers.items():
         args += ["-H", "%s: %s" % header]
-    out = sh(args + [f"http://127.0.0.1:{PORT}{path}"], quiet=True).stdout
+    if script is not None:
+        args += ["-s", str(WRK_SCRIPTS / script[0])]
+    args.append(f"http://127.0.0.1:{PORT}{path}")
+    if script is not None:
+        args += ["--", *script[1]]
+    out = sh(args, quiet=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {p: _ms(re.search(rf"^\s+{p}%\s+([\d.]+\w+)", out, re.M).group(1)) for p in ("50", "99")}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -167,18 +222,26 @@ def median_run(runs: list[dict]) -> dict:
     return result
 
 
-def measure(wrk_bin, targets, repeat, seconds, results) -> None:
-    """Each target is (name, path, request headers)."""
-    for name, path, headers in targets:
+CEILINGS = ("static file (nginx)", "/livez (app)")
+
+
+def measure(wrk_bin, targets, repeat, seconds, results, only=()) -> None:
+    """Each target is (name, path, request headers[, wrk script]); a scripted one (a POST)
+    has no burst. With ``only``, just the ceilings and the rows named."""
+    for name, path, headers, *script in targets:
+        if only and name not in CEILINGS and not any(text in name for text in only):
+            continue
+        script = script[0] if script else None
         for connections in (1, 50):
-            wrk(wrk_bin, path, connections, 1, headers)  # warm-up
-            runs = [wrk(wrk_bin, path, connections, seconds, headers) for _ in range(repeat)]
+            wrk(wrk_bin, path, connections, 1, headers, script)  # warm-up
+            runs = [wrk(wrk_bin, path, connections, seconds, headers, script) for _ in range(repeat)]
             results[f"{name}@{connections}"] = median_run(runs)
             figure = results[f"{name}@{connections}"]
             print(f"  {name:<32} c={connections:<3} {figure['rps']:>9.0f} req/s  "
                   f"p50 {figure['p50_ms']:.2f} ms  p99 {figure['p99_ms']:.2f} ms  errors {figure['errors']}")
-        bursts = [burst(path, headers) for _ in range(repeat)]
-        results[f"{name}:burst"] = median_run(bursts)
+        if script is None:
+            bursts = [burst(path, headers) for _ in range(repeat)]
+            results[f"{name}:burst"] = median_run(bursts)
 
 
 def main() -> int:
@@ -187,6 +250,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--json", default=str(ROOT / "artifacts/bench.json"))
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="measure only the rows whose name has TEXT (and the two ceilings)")
     options = parser.parse_args()
     wrk_bin = ensure_wrk()
     results: dict[str, dict] = {}
@@ -211,13 +276,29 @@ def main() -> int:
             ("storefront (app)", store, bypass),
             ("storefront (app, gzip)", store, bypass | gzip),
             ("htmx.js, 1st visit (nginx, gzip)", htmx, gzip),
-        ], options.repeat, options.seconds, results)
+        ], options.repeat, options.seconds, results, options.only)
+        ids = on_sale_ids()
+        live_carts(LIVE_CARTS, ids)
+        measure(wrk_bin, [
+            (f"storefront (app, {LIVE_CARTS:,} live carts)", store, bypass),
+        ], options.repeat, options.seconds, results, options.only)
+        live_carts(0, ids)
+        id_list = [",".join(map(str, ids))]
+        measure(wrk_bin, [
+            ("add to cart (app)", f"{store}/cart", {}, ("cart.lua", id_list)),
+            ("place order (app)", store, {}, ("order.lua", id_list)),
+        ], options.repeat, options.seconds, results, options.only)
         stack("down")
         stack("up", cache=False)
+        live_carts(0, ids)
         measure(wrk_bin, [
             ("storefront (no cache)", store, bypass),
             ("storefront (no cache, gzip)", store, bypass | gzip),
-        ], options.repeat, options.seconds, results)
+        ], options.repeat, options.seconds, results, options.only)
+        live_carts(LIVE_CARTS, ids)
+        measure(wrk_bin, [
+            (f"storefront (no cache, {LIVE_CARTS:,} live carts)", store, bypass),
+        ], options.repeat, options.seconds, results, options.only)
     finally:
         stack("down")
 
@@ -260,6 +341,8 @@ def report(results: dict, options) -> None:
             print(f"| {key[:-6]} | {figure['wall_ms']:.1f} | {figure['errors']} |")
     print("\ntargets (at 50 connections):")
     for figure, (ceiling, share) in TARGETS.items():
+        if figure not in results or ceiling not in results:
+            continue
         ratio = results[figure]["rps"] / results[ceiling]["rps"]
         verdict = "met" if ratio >= share else "MISSED"
         print(f"  {figure}: {ratio:.1%} of {ceiling} (target {share:.0%}): {verdict}")

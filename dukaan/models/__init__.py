@@ -2,7 +2,7 @@
 
 from .carts import Cart, CartLine
 from .catalogue import Product
-from .common import Money, VendorOwned, aware, utcnow
+from .common import Money, VendorOwned, aware, commit_keeping_loaded, utcnow
 from .jobs import OutboxEntry
 from .mail import SentMail
 from .orders import Order, OrderLine, OrderStatus
@@ -10,5 +10,5 @@ from .vendors import Vendor, VendorSession
 
 __all__ = [
     "Cart", "CartLine", "Money", "Order", "OrderLine", "OrderStatus", "OutboxEntry", "Product", "SentMail",
-    "Vendor", "VendorOwned", "VendorSession", "aware", "utcnow",
+    "Vendor", "VendorOwned", "VendorSession", "aware", "commit_keeping_loaded", "utcnow",
 ]

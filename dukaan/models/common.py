@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Numeric, Select, select
 
+from ..extensions import db
+
 # Up to ₹9,99,99,99,99,999.99: wider than any total orders.MAX_ORDER_TOTAL lets through.
 Money = Numeric(14, 2)
 
@@ -17,6 +19,18 @@ def utcnow() -> datetime:
 def aware(moment: datetime) -> datetime:
     """``moment`` with its zone: SQLite hands back naive UTC where PostgreSQL gives UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session has loaded, for a write that ends its
+    request: the caller reads back only what it wrote itself or did not change. (A
+    Core UPDATE of a loaded row must expire that row by hand first.)"""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 class VendorOwned:
