@@ -15,7 +15,7 @@ API_PREFIX = "/api/v1"
 
 bp = APIBlueprint("api", __name__, url_prefix=API_PREFIX)
 
-from . import docs  # noqa: E402,F401  (registers the routes on bp)
+from . import customers, docs  # noqa: E402,F401  (register the routes on bp)
 
 
 def register(app: APIFlask) -> None:
