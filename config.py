@@ -101,6 +101,9 @@ class Config:
         self.API_TOKEN_IDLE = timedelta(days=float(env.get("API_TOKEN_IDLE_DAYS", "14")))
         self.API_TOKEN_MAX = timedelta(days=float(env.get("API_TOKEN_MAX_DAYS", "90")))
         self.API_TOKEN_TOUCH = timedelta(minutes=5)
+        # How long a process sends a product list it read without reading the stock again
+        # (dukaan.api.listing); any other change shows at once.
+        self.API_PRODUCTS_TRUST_SECONDS = min(float(env.get("API_PRODUCTS_TRUST_SECONDS", "0.5")), 1.0)
         # OWASP's minimum for scrypt is N=2^17, r=8, p=1.
         self.PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
         # The store page's caches (dukaan.storefront_cache).

@@ -53,6 +53,7 @@ class TestConfig(Config):
         # Tests look at the store right after a change; test_freshness.py
         # covers the production window.
         self.STOREFRONT_PAGE_TRUST_SECONDS = 0
+        self.API_PRODUCTS_TRUST_SECONDS = 0
         self.CACHE_KEY_PREFIX = f"dukaan-test-{uuid.uuid4().hex[:8]}:"
         self.LIMITS_NAMESPACE = f"{self.CACHE_KEY_PREFIX}limits"
         self.RATELIMIT_STORAGE_URI = redis_url or "memory://"

@@ -15,13 +15,13 @@ API_PREFIX = "/api/v1"
 
 bp = APIBlueprint("api", __name__, url_prefix=API_PREFIX)
 
-from . import customers, docs  # noqa: E402,F401  (register the routes on bp)
+from . import customers, docs, stores  # noqa: E402,F401  (register the routes on bp)
 
 
 def register(app: APIFlask) -> None:
     """Mount the API on ``app``: no CSRF (a bearer token is no ambient credential), JSON errors."""
     from ..extensions import csrf
-    from . import errors
+    from . import document, errors, listing
 
     app.config.update(
         # Only the API's routes belong in its document: app-level routes (health) stay out.
@@ -38,6 +38,8 @@ def register(app: APIFlask) -> None:
     for blueprint in app.blueprints.values():
         if not hasattr(blueprint, "enable_openapi"):
             blueprint.enable_openapi = False
+    app.spec_processor(document.finish)
+    listing.init_app(app)
     csrf.exempt(bp)
     app.register_blueprint(bp)
     errors.register(app)
