@@ -10,6 +10,7 @@ from apiflask.fields import Decimal as DecimalField
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import ValidationError
 
+from ..orders import MAX_QUANTITY
 from ..products import MAX_PRICE as MAX_MONEY
 
 
@@ -25,7 +26,8 @@ class Text(String):
 
 
 class WholeNumber(Integer):
-    """A whole number; in a query string, ASCII digits only (int() would read ९ or ٢ too)."""
+    """A whole number; in a query string, ASCII digits only (int() would read ९ or ٢ too).
+    ``strict``: a JSON number only, never a string of digits."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 12):
@@ -148,3 +150,37 @@ class ListHeaders(Schema):
     link = String(data_key="Link", metadata={"description": "The first, prev, next and last pages (RFC 8288)."})
     total = Integer(data_key="X-Total-Count", metadata={"description": "Products matching, on every page."})
 
+
+# --- carts ----------------------------------------------------------------------------
+
+
+class CartIn(Schema):
+    store = String(required=True, validate=Length(1, 100), metadata={"description": "The store's slug.",
+                                                                     "example": "ravi"})
+
+
+class QuantityIn(Schema):
+    quantity = WholeNumber(required=True, strict=True, validate=Range(0, MAX_QUANTITY), metadata={
+        "description": "Units to hold; 0 lets go of the line."})
+
+
+class CartLineOut(Schema):
+    product_id = Integer(required=True)
+    name = String(required=True)
+    price = String(required=True, metadata={"example": "120.00"})
+    quantity = Integer(required=True)
+    subtotal = String(required=True, metadata={"example": "240.00"})
+    problem = String(required=True, allow_none=True, metadata={
+        "description": "What the customer must know: fewer left than held, or a hold the store cut."})
+
+
+class CartOut(Schema):
+    id = Integer(required=True)
+    store = String(required=True, metadata={"description": "The store's slug."})
+    lines = List(Nested(CartLineOut), required=True)
+    total = String(required=True, metadata={"example": "240.00"})
+    expires_at = DateTime(required=True, metadata={
+        "description": "The units are held until then; every change moves it on."})
+    lapsed = Boolean(required=True, metadata={"description": "The hold has ended; ordering takes what is "
+                                                             "still free."})
+    gone = Integer(required=True, metadata={"description": "Lines of products no longer on sale (left out)."})
