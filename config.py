@@ -96,6 +96,14 @@ class Config:
         self.VENDOR_SESSION_IDLE = timedelta(hours=float(env.get("VENDOR_SESSION_IDLE_HOURS", "72")))
         self.VENDOR_SESSION_MAX = timedelta(days=float(env.get("VENDOR_SESSION_MAX_DAYS", "30")))
         self.VENDOR_SESSION_TOUCH = timedelta(minutes=5)
+        # A customer's API token (dukaan.customers) ends after this long unused, and this
+        # long after it was issued in any case; its last use is written at most this often.
+        self.API_TOKEN_IDLE = timedelta(days=float(env.get("API_TOKEN_IDLE_DAYS", "14")))
+        self.API_TOKEN_MAX = timedelta(days=float(env.get("API_TOKEN_MAX_DAYS", "90")))
+        self.API_TOKEN_TOUCH = timedelta(minutes=5)
+        # How long a process sends a product list it read without reading the stock again
+        # (dukaan.api.listing); any other change shows at once.
+        self.API_PRODUCTS_TRUST_SECONDS = min(float(env.get("API_PRODUCTS_TRUST_SECONDS", "0.5")), 1.0)
         # OWASP's minimum for scrypt is N=2^17, r=8, p=1.
         self.PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
         # The store page's caches (dukaan.storefront_cache).
@@ -188,6 +196,11 @@ class Config:
         self.LOGIN_LIMIT_PER_CLIENT = env.get("LOGIN_LIMIT_PER_CLIENT", "30 per minute")
         self.LOGIN_LIMIT_PER_ACCOUNT = env.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes")
         self.SIGNUP_LIMIT_PER_CLIENT = env.get("SIGNUP_LIMIT_PER_CLIENT", "30 per hour")
+        # The API's registrations and token requests per client address (all of them), and
+        # failed token requests per account.
+        self.API_SIGNUP_LIMIT_PER_CLIENT = env.get("API_SIGNUP_LIMIT_PER_CLIENT", "30 per hour")
+        self.API_TOKEN_LIMIT_PER_CLIENT = env.get("API_TOKEN_LIMIT_PER_CLIENT", "30 per minute")
+        self.API_TOKEN_LIMIT_PER_ACCOUNT = env.get("API_TOKEN_LIMIT_PER_ACCOUNT", "10 per 15 minutes")
 
 
 class DevelopmentConfig(Config):

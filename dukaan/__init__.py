@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from apiflask import APIFlask
 from flask import Flask, request
 from jinja2 import MemcachedBytecodeCache
 
@@ -39,8 +40,17 @@ JINJA_OPTIONS = {
 
 def create_app(config: object | None = None) -> Flask:
     """Build the app from ``config`` (default: the one the environment names)."""
-    app = Flask(
+    # APIFlask is Flask plus the OpenAPI document of the API blueprint (dukaan.api); its JSON
+    # errors are off so that the HTML site keeps its error pages (dukaan.errors), and its
+    # docs page is the API's own (a strict CSP allows no inline script).
+    app = APIFlask(
         __name__,
+        title="Dukaan customer API",
+        version="1",
+        spec_path="/api/v1/openapi.json",
+        docs_path=None,
+        docs_oauth2_redirect_path=None,
+        json_errors=False,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
@@ -55,6 +65,7 @@ def create_app(config: object | None = None) -> Flask:
     register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
+    register_api(app)
     register_errorhandlers(app)
     register_templates(app)
     register_static_versions(app)
@@ -138,6 +149,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
     app.register_blueprint(storefront_bp)
+
+
+def register_api(app: Flask) -> None:
+    from . import api
+
+    api.register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -107,6 +107,15 @@ def authenticate(username: str, password: str) -> Vendor | None:
     return vendor
 
 
+def check_password(password_hash: str | None, password: str) -> bool:
+    """Does ``password`` match ``password_hash``? With no hash (no such account) it is
+    False after the same hashing time as a wrong password."""
+    if password_hash is None:
+        check_password_hash(_dummy_hash(), password or "")
+        return False
+    return check_password_hash(password_hash, password or "")
+
+
 def _dummy_hash() -> str:
     config = current_app.config
     if "_DUMMY_PASSWORD_HASH" not in config:

@@ -123,3 +123,21 @@ def view(vendor: Vendor, cart: Cart | None) -> CartView:
         lines.append(LineView(product, line.quantity, problem))
     return CartView(lines, cart.expires_at, lapsed, gone)
 
+
+def create(vendor: Vendor, customer_id: int | None = None) -> Cart:
+    """A new, empty cart at ``vendor``'s store (committed), belonging to ``customer_id`` if
+    given (a cart of the API; the store page's carts belong to a cookie)."""
+    cart = Cart(vendor_id=vendor.id, customer_id=customer_id, token=secrets.token_urlsafe(32),
+                expires_at=utcnow() + hold_time(), lines=[])
+    db.session.add(cart)
+    db.session.commit()
+    return cart
+
+
+def discard(cart: Cart) -> None:
+    """Delete ``cart``, letting go of every unit it holds (committed)."""
+    now = utcnow()
+    for line in list(cart.lines):
+        inventory.hold(cart, line.product_id, 0, until=now)
+    db.session.delete(cart)
+    db.session.commit()

@@ -2,13 +2,17 @@
 
 from flask.sessions import SecureCookieSessionInterface
 
+from .api import API_PREFIX
 from .storefront import STOREFRONT_PREFIX
 
 STOREFRONT_PATHS = STOREFRONT_PREFIX + "/"
+# The API never reads the web session (its callers send a token): none, so that it sets no
+# cookie and its public lists carry no Vary: Cookie.
+SESSIONLESS = (STOREFRONT_PATHS, API_PREFIX + "/")
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Cookie sessions, but none for ``/order/…``.
+    """Cookie sessions, but none for ``/order/…`` (nor the API's ``/api/v1/…``).
 
     A storefront response must be the same for every visitor and cacheable by
     a shared cache: no session means no ``Set-Cookie`` and no ``Vary: Cookie``
@@ -17,6 +21,6 @@ class SessionInterface(SecureCookieSessionInterface):
     """
 
     def open_session(self, app, request):
-        if request.path.startswith(STOREFRONT_PATHS):
+        if request.path.startswith(SESSIONLESS):
             return self.make_null_session(app)
         return super().open_session(app, request)

@@ -26,7 +26,7 @@ _BASE_NAME = os.environ.get("TEST_DB_NAME", "dukaan_test")
 BROKER_VHOST = _BASE_NAME if _BASE_NAME.endswith("_test") else _BASE_NAME + "_test"
 BROKER_URL = os.environ.get("TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{BROKER_VHOST}")
 TABLES = ("outbox", "sent_mail", "cart_lines", "carts", "order_lines", "orders", "products",
-          "vendor_sessions", "vendors")
+          "vendor_sessions", "vendors", "api_tokens", "customers")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
 
@@ -53,6 +53,7 @@ class TestConfig(Config):
         # Tests look at the store right after a change; test_freshness.py
         # covers the production window.
         self.STOREFRONT_PAGE_TRUST_SECONDS = 0
+        self.API_PRODUCTS_TRUST_SECONDS = 0
         self.CACHE_KEY_PREFIX = f"dukaan-test-{uuid.uuid4().hex[:8]}:"
         self.LIMITS_NAMESPACE = f"{self.CACHE_KEY_PREFIX}limits"
         self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
@@ -196,3 +197,24 @@ def field_error(html: str, field: str) -> str:
         return ""
     start += len(marker)
     return html[start:html.index("</small>", start)]
+
+
+# --- the customer API -------------------------------------------------------------
+
+API_CUSTOMER = {"username": "asha", "password": "mango pickle season", "name": "Asha Rao",
+                "phone": "9876543210"}
+
+
+def api_token(client, **fields) -> str:
+    """Register a customer through the API (``API_CUSTOMER`` with ``fields``) and log in: the
+    bearer token."""
+    body = dict(API_CUSTOMER, **fields)
+    response = client.post("/api/v1/customers", json=body)
+    assert response.status_code == 201, response.json
+    response = client.post("/api/v1/tokens", json={"username": body["username"], "password": body["password"]})
+    assert response.status_code == 201, response.json
+    return response.json["token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

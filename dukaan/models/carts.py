@@ -24,6 +24,9 @@ class Cart(VendorOwned, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(43), unique=True)
+    # The customer whose cart it is, for a cart made through the API; None: the store
+    # page's cookie is all that holds it.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 

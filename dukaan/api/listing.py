@@ -1,0 +1,161 @@
+"""A store's products as the API lists them: filters, order and pages, and each page kept
+in this process under the store's version (``storefront_cache``).
+
+Everything the store page shows (names, prices, a product put on sale, hidden
+or sold out) moves the store's version on after its commit, and a page kept
+under an older version is never sent again. The exact number of units free
+(``stock``) moves more often than that: a kept page is trusted for at most
+``API_PRODUCTS_TRUST_SECONDS`` (0.5 s) before it is read again, so a list is
+never more than that behind the stock and at once in step with the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import Select, case, false, func, or_, select
+
+from .. import accounts, inventory, products
+from ..extensions import db
+from ..models import Product, Vendor
+from ..storefront_cache import entries
+
+MEMO = "dukaan.api_product_pages"
+SORTS = {
+    "price": (Product.price, Product.id),
+    "-price": (Product.price.desc(), Product.id),
+    "name": (func.lower(Product.name), Product.id),
+    "newest": (Product.created_at.desc(), Product.id.desc()),
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    """What an app asked for: filters, an order (None: the store page's), a page."""
+
+    page: int = 1
+    per_page: int = 20
+    q: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    category: str | None = None
+    sort: str | None = None
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One page of the list as sent: the JSON body, its ETag, and how many match in all."""
+
+    body: bytes
+    etag: str
+    total: int
+
+
+def free_units():
+    """A column: what can be bought of each product now (its stock less live holds, never
+    below 0), as ``inventory.free`` counts it."""
+    free = Product.stock - inventory.held_by_carts()
+    return case((free < 0, 0), else_=free)
+
+
+def _filtered(vendor: Vendor, query: Query) -> Select:
+    free = free_units()
+    found = products.for_vendor(vendor).where(Product.available)
+    if query.q:
+        pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        found = found.where(or_(Product.name.ilike(pattern, escape="\\"),
+                                Product.description.ilike(pattern, escape="\\")))
+    if query.min_price is not None:
+        found = found.where(Product.price >= query.min_price)
+    if query.max_price is not None:
+        found = found.where(Product.price <= query.max_price)
+    if query.in_stock is not None:
+        found = found.where(free > 0 if query.in_stock else free <= 0)
+    if query.category is not None:
+        # Products have no categories yet: no product is in any.
+        found = found.where(false())
+    return found
+
+
+def _load(vendor: Vendor, query: Query) -> Listed:
+    found = _filtered(vendor, query)
+    total = db.session.scalar(select(func.count()).select_from(found.subquery())) or 0
+    rows = db.session.execute(
+        found.add_columns(free_units())
+        .order_by(*SORTS.get(query.sort, (Product.id,)))
+        .limit(query.per_page).offset((query.page - 1) * query.per_page)
+    ).all()
+    items = [{
+        "id": product.id, "name": product.name, "description": product.description,
+        "price": f"{product.price:.2f}", "mrp": None if product.mrp is None else f"{product.mrp:.2f}",
+        "stock": free, "available": free > 0, "max_per_order": product.max_per_order,
+    } for product, free in rows]
+    body = json.dumps({"items": items, "page": query.page, "per_page": query.per_page, "total": total},
+                      separators=(",", ":"), ensure_ascii=False).encode()
+    return Listed(body, hashlib.blake2b(body, digest_size=16).hexdigest(), total)
+
+
+class _Memo:
+    """Pages by (store, query), each with the store version it was read under and when;
+    the least recently used go first past ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple, tuple[str, Listed, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, version: str, seconds: float) -> Listed | None:
+        with self._lock:
+            kept = self._pages.get(key)
+            if kept is None or kept[0] != version or time.monotonic() - kept[2] >= seconds:
+                return None
+            self._pages.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: tuple, version: str, listed: Listed, read_at: float) -> None:
+        with self._lock:
+            self._pages[key] = (version, listed, read_at)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
+def init_app(app) -> None:
+    app.extensions[MEMO] = _Memo(app.config.get("API_PRODUCTS_MEMO_PAGES", 2000))
+
+
+def store(slug: str) -> Vendor | None:
+    """The store behind ``slug`` (a vendor), or None."""
+    slug = slug.lower()
+    if accounts.username_problem(slug):
+        return None
+    return accounts.find(slug)
+
+
+def listing(slug: str, query: Query) -> Listed | None:
+    """One page of ``slug``'s products on sale; None if there is no such store."""
+    slug = slug.lower()
+    trust = current_app.config["API_PRODUCTS_TRUST_SECONDS"]
+    memo: _Memo = current_app.extensions[MEMO]
+    key = (slug, query)
+    version = entries.current_version(slug) if trust and current_app.config["STOREFRONT_CACHE"] else None
+    if version is not None and (kept := memo.get(key, version, trust)) is not None:
+        return kept
+    read_at = time.monotonic()
+    vendor = store(slug)
+    if vendor is None:
+        return None
+    listed = _load(vendor, query)
+    if version is not None:
+        # Kept under the version read before the database: a change committed meanwhile
+        # has moved the version on, and this page is not sent again.
+        memo.put(key, version, listed, read_at)
+    return listed

@@ -1,0 +1,68 @@
+"""Stores and their products: what apps browse before anyone logs in (no token)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from apiflask.exceptions import HTTPError
+from flask import make_response, request, url_for
+
+from . import bp, listing
+from .schemas import ListHeaders, ProductPage, ProductsQuery, StoreOut
+
+NO_STORE = "There is no store at this link."
+
+
+@bp.get("/stores/<slug>")
+@bp.output(StoreOut)
+@bp.doc(tags=["Stores"], responses={404: "No such store"})
+def store(slug: str):
+    """A store"""
+    vendor = listing.store(slug)
+    if vendor is None:
+        raise HTTPError(404, NO_STORE)
+    return {"slug": vendor.slug, "name": vendor.store_name}
+
+
+@bp.get("/stores/<slug>/products")
+@bp.input(ProductsQuery, location="query", arg_name="query")
+@bp.output(ProductPage, headers=ListHeaders)
+@bp.doc(tags=["Stores"], responses={304: "Unchanged since the ETag sent in If-None-Match",
+                                    404: "No such store"})
+def products(slug: str, query: dict):
+    """A store's products, a page at a time
+
+    Only what the store has on sale, sold-out products included (`available`
+    false, `stock` 0). Lists are fresh within a second of any change.
+    """
+    asked = listing.Query(**query)
+    if asked.min_price is not None and asked.max_price is not None and asked.min_price > asked.max_price:
+        raise HTTPError(422, "min_price is above max_price.",
+                        detail={"query": {"min_price": ["Above max_price."]}})
+    listed = listing.listing(slug, asked)
+    if listed is None:
+        raise HTTPError(404, NO_STORE)
+    unchanged = request.if_none_match.contains(listed.etag)
+    response = make_response(b"" if unchanged else listed.body, 304 if unchanged else 200)
+    response.mimetype = "application/json"
+    response.set_etag(listed.etag)
+    # Apps revalidate every time and get a 304 while nothing changed.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Total-Count"] = str(listed.total)
+    if links := _links(slug, asked, listed.total):
+        response.headers["Link"] = links
+    return response
+
+
+def _links(slug: str, asked: listing.Query, total: int) -> str:
+    """The Link header: the first, previous, next and last pages of this list."""
+    last = max(1, -(-total // asked.per_page))
+    pages = {"first": 1, "last": last}
+    if asked.page > 1:
+        pages["prev"] = min(asked.page - 1, last)
+    if asked.page < last:
+        pages["next"] = asked.page + 1
+    base = url_for("api.products", slug=slug, _external=True)
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    return ", ".join(f'<{base}?{urlencode([*kept, ("page", page)])}>; rel="{rel}"'
+                     for rel, page in pages.items())
