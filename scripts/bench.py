@@ -17,7 +17,7 @@ measures with wrk, every run bounded in time, in one go so the ratios are fair:
 - a burst of 100 requests, 10 at a time (wall time);
 - the sale's writes, through nginx to the app: a new visitor's first "Add" (a cart
   holding one unit) and an order placed from the store page's form (one unit), each
-  of a random product of the store (scripts/wrk/*.lua), every product's stock raised
+  of a random product of the store (scripts/wrk/post.lua), every product's stock raised
   so that none sells out;
 - the app's storefront rows again with 1,000 live carts holding units of the store.
 
@@ -283,10 +283,13 @@ def main() -> int:
             (f"storefront (app, {LIVE_CARTS:,} live carts)", store, bypass),
         ], options.repeat, options.seconds, results, options.only)
         live_carts(0, ids)
-        id_list = [",".join(map(str, ids))]
+        id_list = ",".join(map(str, ids))
         measure(wrk_bin, [
-            ("add to cart (app)", f"{store}/cart", {}, ("cart.lua", id_list)),
-            ("place order (app)", store, {}, ("order.lua", id_list)),
+            # A new visitor's first "Add": a new cart holding one unit.
+            ("add to cart (app)", f"{store}/cart", {}, ("post.lua", [id_list, "product_id={id}&quantity=1"])),
+            # An order of one unit from the page's form (no cart), as without JavaScript.
+            ("place order (app)", store, {}, ("post.lua", [
+                id_list, "name=Sale+Day&phone=9876543210&address=1+Bench+Road%2C+Pune&qty-{id}=1"])),
         ], options.repeat, options.seconds, results, options.only)
         stack("down")
         stack("up", cache=False)
