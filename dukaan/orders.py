@@ -197,19 +197,8 @@ def place(
             session.rollback()
             raise OutOfStock(shortages(vendor, short, cart))
         total = sum((t.price * t.quantity for t in taken), Decimal("0"))
-        # The store's next number, taken last: it locks the vendor row until the commit,
-        # so one store's orders queue only for their INSERT and the commit (a rollback
-        # gives the number back). The product rows were locked first, in id order, as
-        # every stock movement locks them: nothing locks the two the other way round.
-        number = session.execute(
-            update(vendors_table)
-            .where(vendors_table.c.id == vendor.id)
-            .values(last_order_number=vendors_table.c.last_order_number + 1)
-            .returning(vendors_table.c.last_order_number)
-        ).scalar_one()
         order = Order(
             vendor_id=vendor.id,
-            number=number,
             ref=secrets.token_urlsafe(16),
             token=token or None,
             customer_name=customer.name,
@@ -222,12 +211,23 @@ def place(
                 for t in taken
             ],
         )
+        if cart is not None:
+            session.delete(cart)
+            session.flush()
+        # The store's next number, taken last: it locks the vendor row until the commit,
+        # so one store's orders queue only for their INSERTs and the commit (a rollback
+        # gives the number back). The product rows were locked first, in id order, as
+        # every stock movement locks them: nothing locks the two the other way round.
+        order.number = session.execute(
+            update(vendors_table)
+            .where(vendors_table.c.id == vendor.id)
+            .values(last_order_number=vendors_table.c.last_order_number + 1)
+            .returning(vendors_table.c.last_order_number)
+        ).scalar_one()
         session.add(order)
         if vendor.email:
             session.flush()  # the order's id, for the job
             jobs.record("mail.order_placed", order_id=order.id)
-        if cart is not None:
-            session.delete(cart)
         # What the caller reads back (the order's ref and number, the store's slug) is what
         # this transaction wrote or did not touch: no need to load it all again.
         session.expire(vendor, ["last_order_number"])
