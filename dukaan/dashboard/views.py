@@ -7,7 +7,7 @@ import segno
 from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from .. import inventory
+from .. import inventory, store_settings
 from .. import orders as order_rules
 from .. import products as product_rules
 from ..auth.guard import to_login
@@ -15,7 +15,7 @@ from ..forms import whole_number
 from ..htmx import empty, is_htmx, render
 from ..models import Product, Vendor
 from . import bp
-from .forms import AvailabilityForm, NewProductForm, ProductForm, StatusForm
+from .forms import AvailabilityForm, NewProductForm, ProductForm, SettingsForm, StatusForm
 
 
 @bp.before_request
@@ -60,6 +60,32 @@ def store_qr():
     response = make_response(svg.getvalue())
     response.mimetype = "image/svg+xml"
     return response
+
+
+# --- store settings -------------------------------------------------------------
+
+
+@bp.get("/settings")
+def settings():
+    return render("dashboard/settings.html", "settings_form", form=SettingsForm(obj=vendor()))
+
+
+@bp.post("/settings")
+def save_settings():
+    """Save the store's settings: 303 back to them (a page) or the form saved (htmx);
+    422 with every problem next to its field and everything typed kept."""
+    form = SettingsForm()
+    if form.validate():
+        try:
+            store_settings.save(vendor(), form.settings())
+        except store_settings.SettingsError as problem:
+            getattr(form, problem.field).errors.append(str(problem))
+        else:
+            if is_htmx():
+                return render("dashboard/settings.html", "settings_form", form=form, saved=True)
+            flash("Saved your store's settings.", "success")
+            return redirect(url_for("dashboard.settings"), 303)
+    return render("dashboard/settings.html", "settings_form", 422, form=form)
 
 
 # --- products -----------------------------------------------------------------

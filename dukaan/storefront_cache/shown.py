@@ -58,7 +58,12 @@ class Shown:
 
 SHOWN: dict[type, Shown] = {
     Vendor: Shown(
-        attributes={"id": as_is, "username": as_is, "store_name": as_is},
+        attributes={
+            "id": as_is, "username": as_is, "store_name": as_is,
+            # The store's terms (pricing.Terms): open or closed, how to pay, delivery and fees.
+            "open": as_is, "accept_cod": as_is, "accept_upi": as_is, "delivery_fee": as_is,
+            "free_delivery_from": as_is, "min_order": as_is, "cod_fee": as_is,
+        },
         derived={"slug": ("username",)},
         vendor_id=lambda vendor: vendor.id,
         visible=lambda vendor: True,
