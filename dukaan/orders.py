@@ -13,9 +13,9 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import inventory, jobs, products
+from . import inventory, jobs, pricing, products
 from .extensions import db
-from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, utcnow
+from .models import Cart, Order, OrderLine, OrderStatus, PaymentState, Product, Vendor, utcnow
 
 # Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
@@ -91,25 +91,53 @@ class IllegalTransition(OrderError):
     pass
 
 
+class StoreClosed(OrderError):
+    """The store is closed: it shows its page but takes no orders."""
+
+    def __init__(self, store_name: str):
+        super().__init__(f"{store_name} is closed right now and is not taking orders. Please check back later.")
+
+
+def payment_for(vendor: Vendor, terms: pricing.Terms, chosen: str | None) -> str:
+    """The payment method an order at ``vendor``'s store uses when the customer chose ``chosen``
+    (None or "": the store's only method). Raises ``Refused`` for a method the store does not take."""
+    if not chosen:
+        if terms.default_payment is None:
+            raise Refused(["Choose how you will pay: cash on delivery or UPI."])
+        return terms.default_payment
+    if chosen not in terms.methods:
+        label = pricing.PAYMENT_METHODS.get(chosen)
+        taken = " or ".join(pricing.PAYMENT_METHODS[m].lower().replace("upi", "UPI") for m in terms.methods)
+        what = f"{label} payments" if label else "that way of paying"
+        raise Refused([f"{vendor.store_name} does not take {what}: pay by {taken}."])
+    return chosen
+
+
 @dataclass(frozen=True)
 class Quote:
     """What an order of some quantities would cost now, before it is placed."""
 
-    total: Decimal
+    total: Decimal  # what the customer would pay: goods, delivery and fees
     units: int
     problems: tuple[str, ...]  # for the customer: what would stop the order
+    price: pricing.Price | None = None  # the breakdown (None: nothing chosen)
 
 
-def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
-    """Price ``quantities`` (product id to units) at ``vendor``'s current prices.
+def quote(vendor: Vendor, quantities: dict[int, int], payment: str | None = None) -> Quote:
+    """Price ``quantities`` (product id to units) at ``vendor``'s current prices and terms,
+    paid by ``payment`` (a method the store does not take counts as none chosen yet).
 
     Only reads: nothing is reserved, so stock may still run out before the
     order is placed. Products that are gone, hidden or not the vendor's are
-    left out of the total and named in ``problems``, as is short stock.
+    left out of the total and named in ``problems``, as is short stock, an
+    order below the store's minimum and a closed store.
     """
     wanted = {pid: qty for pid, qty in quantities.items() if qty > 0}
     if not wanted:
         return Quote(Decimal("0"), 0, ())
+    terms = pricing.Terms.of(vendor)
+    if payment not in terms.methods:
+        payment = terms.default_payment
     found = {
         p.id: p
         for p in db.session.scalars(
@@ -131,7 +159,12 @@ def quote(vendor: Vendor, quantities: dict[int, int]) -> Quote:
         check(found, wanted)
     except Refused as refused:
         problems.extend(refused.messages)
-    return Quote(total, units, tuple(dict.fromkeys(problems)))
+    price = pricing.price(terms, total, payment)
+    if units and price.below_minimum:
+        problems.append(price.below_minimum)
+    if not terms.open:
+        problems.insert(0, str(StoreClosed(vendor.store_name)))
+    return Quote(price.total, units, tuple(dict.fromkeys(problems)), price)
 
 
 def too_large(total: Decimal) -> str:
@@ -158,7 +191,7 @@ def check(found: dict[int, Product], wanted: dict[int, int]) -> None:
 
 def place(
     vendor: Vendor, quantities: dict[int, int], customer: Customer, token: str | None = None,
-    cart: Cart | None = None,
+    cart: Cart | None = None, payment: str | None = None,
 ) -> tuple[Order, bool]:
     """Place an order for ``quantities`` (product id to units) at ``vendor``'s store, or for
     what ``cart`` holds (its holds become the order and the cart is gone with the commit).
@@ -168,9 +201,15 @@ def place(
     it was created now; an order already placed with the same ``token`` is
     returned instead of placing a second one.
 
+    The order is priced by ``pricing.price`` with the store's terms as they are
+    under the store's lock, paid by ``payment`` (``cod`` or ``upi``; None: the
+    store's only method), and keeps its charges and payment method.
+
     Raises ``OutOfStock`` (nothing taken) when a product is unavailable, gone
     or short of stock, ``Refused`` when the order breaks a rule of its own
-    (``check``), and ``ValueError`` for an order with no units.
+    (``check``, the store's minimum order, a payment method it does not take),
+    ``StoreClosed`` when the store is closed, and ``ValueError`` for an order
+    with no units.
     """
     if cart is not None:
         quantities = {line.product_id: line.quantity for line in cart.lines}
@@ -194,16 +233,20 @@ def place(
     if missing := [pid for pid, _ in wanted if pid not in on_sale]:
         raise OutOfStock([Shortage(pid, None, 0) for pid in missing])
     check(on_sale, dict(wanted))
+    _check_terms(vendor, pricing.Terms.of(vendor), payment,
+                 sum((on_sale[pid].price * qty for pid, qty in wanted), Decimal("0")))
     try:
         # Taking the next number locks the vendor row until commit, so one
         # store's orders are placed one after another and a twin with the same
-        # token, committed meanwhile, is visible to the check below.
-        number = session.execute(
+        # token, committed meanwhile, is visible to the check below. The store's
+        # terms are read under the same lock: a settings change commits before or after.
+        row = session.execute(
             update(vendors_table)
             .where(vendors_table.c.id == vendor.id)
             .values(last_order_number=vendors_table.c.last_order_number + 1)
-            .returning(vendors_table.c.last_order_number)
-        ).scalar_one()
+            .returning(vendors_table.c.last_order_number, *(vendors_table.c[name] for name in TERMS))
+        ).one()
+        number, terms = row[0], pricing.Terms(**{name: row[i + 1] for i, name in enumerate(TERMS)})
         if token and (twin := find_by_token(vendor, token)) is not None:
             session.rollback()
             return twin, False
@@ -211,10 +254,15 @@ def place(
         if short:
             session.rollback()
             raise OutOfStock(shortages(vendor, short, cart))
-        total = sum((t.price * t.quantity for t in taken), Decimal("0"))
-        if total > MAX_TOTAL:  # a price rose between the check above and the lock
+        subtotal = sum((t.price * t.quantity for t in taken), Decimal("0"))
+        try:  # a price or a setting changed between the checks above and the lock
+            price = _check_terms(vendor, terms, payment, subtotal)
+        except OrderError:
             session.rollback()
-            raise Refused([too_large(total)])
+            raise
+        if subtotal > MAX_TOTAL:
+            session.rollback()
+            raise Refused([too_large(subtotal)])
         order = Order(
             vendor_id=vendor.id,
             number=number,
@@ -223,7 +271,12 @@ def place(
             customer_name=customer.name,
             phone=customer.phone,
             address=customer.address,
-            total=total,
+            subtotal=price.subtotal,
+            delivery_fee=price.delivery,
+            cod_fee=price.cod_fee,
+            total=price.total,
+            payment_method=price.payment,
+            payment_state=PaymentState.PENDING.value,
             status=OrderStatus.PLACED.value,
             lines=[
                 OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
@@ -243,6 +296,21 @@ def place(
             return twin, False
         raise
     return order, True
+
+
+# The vendor columns that make pricing.Terms, read under the store's lock as an order is placed.
+TERMS = tuple(pricing.Terms.__dataclass_fields__)
+
+
+def _check_terms(vendor: Vendor, terms: pricing.Terms, payment: str | None, subtotal: Decimal) -> pricing.Price:
+    """The price of an order of ``subtotal`` under ``terms``; raises ``StoreClosed`` for a closed
+    store, ``Refused`` for a payment method it does not take or a subtotal below its minimum."""
+    if not terms.open:
+        raise StoreClosed(vendor.store_name)
+    price = pricing.price(terms, subtotal, payment_for(vendor, terms, payment))
+    if price.below_minimum:
+        raise Refused([price.below_minimum])
+    return price
 
 
 def shortages(vendor: Vendor, product_ids: list[int], cart: Cart | None = None) -> list[Shortage]:
@@ -286,7 +354,8 @@ def next_statuses(order: Order) -> tuple[str, ...]:
 
 
 def change_status(order: Order, status: str) -> Order:
-    """Move ``order`` to ``status``; cancelling puts its units back in stock.
+    """Move ``order`` to ``status`` and note when; cancelling puts its units back in stock, and
+    a cash order is paid once delivered.
 
     Raises ``IllegalTransition`` when ``status`` does not follow the order's
     current state (also when another request changed it first).
@@ -296,10 +365,15 @@ def change_status(order: Order, status: str) -> Order:
     session = db.session
     # Conditional on the state we checked: of two concurrent cancels, one wins
     # and the stock comes back once.
+    now = utcnow()
+    values = {"status": status, "updated_at": now, f"{status}_at": now}
+    if status == OrderStatus.DELIVERED and order.payment_method == pricing.COD:
+        # Cash changes hands at the door.
+        values.update(payment_state=PaymentState.PAID.value, paid_at=now)
     moved = session.execute(
         update(orders_table)
         .where(orders_table.c.id == order.id, orders_table.c.status == order.status)
-        .values(status=status, updated_at=utcnow())
+        .values(**values)
     ).rowcount
     if moved != 1:
         session.rollback()

@@ -103,6 +103,16 @@ def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", addre
         return order.id
 
 
+def set_store(app, vendor_id, **settings):
+    """Change the vendor's store settings (``open``, ``delivery_fee``, …) as saved settings would."""
+    with app.app_context():
+        vendor = db.session.get(Vendor, vendor_id)
+        for name, value in settings.items():
+            setattr(vendor, name, Decimal(value) if isinstance(value, str) and name != "upi_id"
+                    and name != "whatsapp" else value)
+        db.session.commit()
+
+
 def product_state(app, product_id):
     """The product as stored now, or None."""
     with app.app_context():

@@ -5,10 +5,10 @@ from .catalogue import Product
 from .common import Money, VendorOwned, aware, utcnow
 from .jobs import OutboxEntry
 from .mail import SentMail
-from .orders import Order, OrderLine, OrderStatus
+from .orders import Order, OrderLine, OrderStatus, PaymentState
 from .vendors import Vendor, VendorSession
 
 __all__ = [
-    "Cart", "CartLine", "Money", "Order", "OrderLine", "OrderStatus", "OutboxEntry", "Product", "SentMail",
-    "Vendor", "VendorOwned", "VendorSession", "aware", "utcnow",
+    "Cart", "CartLine", "Money", "Order", "OrderLine", "OrderStatus", "OutboxEntry", "PaymentState", "Product",
+    "SentMail", "Vendor", "VendorOwned", "VendorSession", "aware", "utcnow",
 ]

@@ -2,11 +2,12 @@ import re
 import unicodedata
 
 from werkzeug.datastructures import MultiDict
-from wtforms import Form, HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms import Form, HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
 
 from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
+from ..pricing import PAYMENT_METHODS
 
 QTY_PREFIX = "qty-"
 # A store page sends one quantity per product on sale, zeros included.
@@ -44,9 +45,24 @@ class CheckoutForm(Form):
         "Delivery address", filters=[strip],
         validators=[DataRequired(), Length(max=500), storable],
     )
+    # Among the store's methods (orders.payment_for); its choices are the store's (set_methods).
+    payment = RadioField(
+        "How you will pay", choices=[], validate_choice=False,
+        validators=[Optional(), AnyOf(list(PAYMENT_METHODS), message="Choose cash on delivery or UPI.")],
+    )
     order_token = HiddenField(
         validators=[Optional(), Regexp(r"[A-Za-z0-9-]{1,64}\Z", message="Reload the page and try again.")]
     )
+
+
+def set_methods(form: CheckoutForm, terms) -> None:
+    """Offer the store's payment methods, the first chosen unless the customer chose."""
+    form.payment.choices = [
+        (m, PAYMENT_METHODS[m] + (f" (+₹{terms.cod_fee:,.2f})" if m == "cod" and terms.cod_fee else ""))
+        for m in terms.methods
+    ]
+    if form.payment.data not in terms.methods:
+        form.payment.data = terms.methods[0] if terms.methods else None
 
 
 def parse_quantities(formdata: MultiDict) -> tuple[dict[int, int], dict[int, str], dict[str, str]]:

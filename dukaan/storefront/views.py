@@ -4,12 +4,12 @@ import re
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
-from .. import accounts, carts, inventory, orders, products, storefront_cache
+from .. import accounts, carts, inventory, orders, pricing, products, storefront_cache
 from ..extensions import csrf
 from ..forms import whole_number
 from ..storefront_cache import Storefront
 from . import STOREFRONT_PREFIX, bp, catalogue
-from .forms import CheckoutForm, parse_quantities, typed_quantities
+from .forms import CheckoutForm, parse_quantities, set_methods, typed_quantities
 
 # The shape of the refs orders.place hands out (secrets.token_urlsafe).
 REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -65,9 +65,11 @@ def store(slug: str):
 
 def _render_store(front: Storefront, form: CheckoutForm | None = None,
                   errors: list[str] | None = None) -> str:
+    form = form or CheckoutForm()
+    set_methods(form, front.terms)
     return render_template(
         "storefront/store.html", slug=front.slug, store_name=front.store_name,
-        catalogue=front.catalogue, form=form or CheckoutForm(), errors=errors or [],
+        catalogue=front.catalogue, terms=front.terms, form=form, errors=errors or [],
     )
 
 
@@ -94,7 +96,10 @@ def place_order(slug: str):
         return _rejected(vendor, form, 422, errors, qty_errors)
     customer = orders.Customer(form.name.data, form.phone.data, form.address.data)
     try:
-        order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None, cart)
+        order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None, cart,
+                                       payment=form.payment.data or None)
+    except orders.StoreClosed as closed:
+        return _rejected(vendor, form, 409, [str(closed)], {})
     except orders.Refused as refused:
         return _rejected(vendor, form, 422, refused.messages, refused.problems)
     except orders.OutOfStock as shortage:
@@ -114,7 +119,7 @@ def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, 
     """The store page again, with what the customer typed and what went wrong."""
     front = Storefront(vendor.slug, vendor.store_name, catalogue.render(
         vendor, products.on_sale(vendor), quantities=typed_quantities(request.form), problems=problems,
-    ))
+    ), pricing.Terms.of(vendor))
     return make_response(_render_store(front, form, errors), status)
 
 
@@ -141,7 +146,8 @@ def order(slug: str, ref: str):
 
 @bp.get("/<slug>/total")
 def order_total(slug: str):
-    """The running total of the ``qty-<id>`` fields in the query string (htmx swaps it in).
+    """The running total of the ``qty-<id>`` fields in the query string, paid by ``payment``
+    (htmx swaps it in): goods, delivery, the cash fee and the total, from ``pricing``.
 
     Sessionless and the same for every visitor, like the store page. Junk
     quantities are left out and named in the fragment: never a 500.
@@ -153,7 +159,7 @@ def order_total(slug: str):
     wanted, qty_errors, malformed = parse_quantities(request.args)
     response = make_response(
         render_template(
-            "storefront/_total.html", quote=orders.quote(vendor, wanted),
+            "storefront/_total.html", quote=orders.quote(vendor, wanted, request.args.get("payment")),
             unreadable=bool(qty_errors or malformed),
         )
     )

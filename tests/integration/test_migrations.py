@@ -158,3 +158,28 @@ def test_autogenerate_would_notice_a_model_change(fresh_postgres):
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_orders_placed_before_charges_existed_cost_their_goods(fresh_sqlite):
+    """0006 gives every older order a subtotal equal to its total, no charges, cash, pending."""
+    app = make_app(fresh_sqlite, None)
+    with app.app_context():
+        try:
+            upgrade(revision="0005")
+            with db.engine.begin() as conn:
+                conn.execute(text("INSERT INTO vendors (username, store_name, password_hash, created_at) "
+                                  "VALUES ('ravi', 'Ravi', 'x', '2024-01-01')"))
+                conn.execute(text("INSERT INTO orders (vendor_id, number, ref, customer_name, phone, address, "
+                                  "total, status, created_at, updated_at) VALUES (1, 1, 'r1', 'A', '9876543210', "
+                                  "'X', 120.50, 'placed', '2024-01-01', '2024-01-01')"))
+            upgrade()
+            with db.engine.connect() as conn:
+                row = conn.execute(text("SELECT subtotal, delivery_fee, cod_fee, total, payment_method, "
+                                        "payment_state FROM orders")).one()
+            from decimal import Decimal
+
+            assert [Decimal(str(v)) for v in row[:4]] == [Decimal("120.5"), 0, 0, Decimal("120.5")]
+            assert tuple(row[4:]) == ("cod", "pending")
+        finally:
+            db.session.remove()
+            db.engine.dispose()
