@@ -386,6 +386,31 @@ def change_status(order: Order, status: str) -> Order:
     return order
 
 
+def cancel_by_customer(order: Order) -> Order:
+    """The customer cancels ``order`` while it is still only placed; its units go back in stock.
+
+    Raises ``IllegalTransition`` once the store has confirmed it (or it is already
+    cancelled): from then on only the store can cancel it.
+    """
+    if order.status != OrderStatus.PLACED:
+        raise IllegalTransition(f"Order #{order.number} is {order.status}: it can no longer be cancelled "
+                                "here. Message the store if something is wrong.")
+    return change_status(order, OrderStatus.CANCELLED)
+
+
+def timeline(order: Order) -> list[tuple[str, object]]:
+    """The order's states in order, each with when it was reached (None: not yet). A cancelled
+    order shows what it reached, then its cancellation."""
+    moments = {
+        OrderStatus.PLACED: order.created_at, OrderStatus.CONFIRMED: order.confirmed_at,
+        OrderStatus.SHIPPED: order.shipped_at, OrderStatus.DELIVERED: order.delivered_at,
+    }
+    if order.status == OrderStatus.CANCELLED:
+        return [(s.value, at) for s, at in moments.items() if at is not None] + [
+            (OrderStatus.CANCELLED.value, order.cancelled_at)]
+    return [(s.value, at) for s, at in moments.items()]
+
+
 def vendor_orders(vendor: Vendor, page: int, per_page: int) -> tuple[list[Order], int]:
     """One page of a vendor's orders, newest first, and how many there are in all."""
     total = db.session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))

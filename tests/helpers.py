@@ -95,11 +95,12 @@ def make_product(app, vendor_id, name="Mango pickle", price="120.00", stock=10,
         return product.id
 
 
-def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune"):
+def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune",
+          payment=None):
     """Place an order at the vendor's store; its id."""
     with app.app_context():
         vendor = db.session.get(Vendor, vendor_id)
-        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address))
+        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address), payment=payment)
         return order.id
 
 
@@ -108,8 +109,8 @@ def set_store(app, vendor_id, **settings):
     with app.app_context():
         vendor = db.session.get(Vendor, vendor_id)
         for name, value in settings.items():
-            setattr(vendor, name, Decimal(value) if isinstance(value, str) and name != "upi_id"
-                    and name != "whatsapp" else value)
+            money = name in ("delivery_fee", "free_delivery_from", "min_order", "cod_fee")
+            setattr(vendor, name, Decimal(value) if money and value is not None else value)
         db.session.commit()
 
 

@@ -17,7 +17,7 @@ from .. import store_settings
 from ..accounts import MAX_EMAIL, email_problem
 from ..forms import AmountField, WholeNumberField, storable, strip, whole_number
 from ..inventory import MAX_STOCK
-from ..models import OrderStatus
+from ..models import OrderStatus, PaymentState
 from ..orders import MAX_QUANTITY
 from ..products import MAX_PRICE, Details
 
@@ -100,6 +100,15 @@ class StatusForm(FlaskForm):
     """A known order state; whether the order may move there is orders.change_status's rule."""
 
     status = StringField(validators=[InputRequired(), AnyOf([s.value for s in OrderStatus])])
+
+
+
+class PaymentForm(FlaskForm):
+    """A payment state the vendor may set; whether the order's payment may move there is payments'."""
+
+    payment = StringField(validators=[
+        InputRequired(), AnyOf([PaymentState.PAID.value, PaymentState.NOT_RECEIVED.value]),
+    ])
 
 
 # --- store settings ----------------------------------------------------------------

@@ -7,7 +7,7 @@ import segno
 from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from .. import inventory, store_settings
+from .. import inventory, payments, store_settings
 from .. import orders as order_rules
 from .. import products as product_rules
 from ..auth.guard import to_login
@@ -15,7 +15,7 @@ from ..forms import whole_number
 from ..htmx import empty, is_htmx, render
 from ..models import Product, Vendor
 from . import bp
-from .forms import AvailabilityForm, NewProductForm, ProductForm, SettingsForm, StatusForm
+from .forms import AvailabilityForm, NewProductForm, PaymentForm, ProductForm, SettingsForm, StatusForm
 
 
 @bp.before_request
@@ -210,7 +210,7 @@ MAX_ORDERS_PAGE = 2**31
 def _list_state(found, total: int) -> str:
     """A fingerprint of what the order list shows: it changes when an order
     arrives or any shown order changes state."""
-    shown = ";".join(f"{o.id}:{o.status}:{o.updated_at.isoformat()}" for o in found)
+    shown = ";".join(f"{o.id}:{o.status}:{o.payment_state}:{o.updated_at.isoformat()}" for o in found)
     return hashlib.sha256(f"{total}|{shown}".encode()).hexdigest()[:16]
 
 
@@ -234,8 +234,7 @@ def orders():
         return empty(204)
     return render(
         "dashboard/orders.html", "order_list",
-        orders=found, page=page, total=total, per_page=per_page,
-        next_statuses=order_rules.next_statuses,
+        orders=found, page=page, total=total, per_page=per_page, **_row_helpers(),
         poll_seconds=current_app.config["ORDERS_POLL_SECONDS"],
         seen=whole_number(request.args.get("seen")) if is_htmx() else None,
         newest=max((o.number for o in found), default=0), state=state,
@@ -256,10 +255,42 @@ def order_status(order_id: int):
             error, status = str(problem), 409
     if is_htmx():
         return render(
-            "dashboard/_order_row.html", status=status, order=order, error=error,
-            next_statuses=order_rules.next_statuses,
+            "dashboard/_order_row.html", status=status, order=order, error=error, **_row_helpers(),
         )
     if error:
         abort(status, error)
     flash(f"Order #{order.number} is {order.status}.", "success")
+    return redirect(url_for("dashboard.orders"), 303)
+
+
+def _row_helpers() -> dict:
+    """What an order row asks about each order: its next states, its payment's, the WhatsApp link."""
+    def message_customer(order):
+        page = url_for("storefront.order", slug=current_user.slug, ref=order.ref, _external=True)
+        return payments.to_customer(vendor(), order, page)
+
+    return {
+        "next_statuses": order_rules.next_statuses, "payment_moves": payments.vendor_moves,
+        "payment_labels": payments.LABELS, "message_customer": message_customer,
+    }
+
+
+@bp.post("/orders/<int:order_id>/payment")
+def order_payment(order_id: int):
+    """The vendor marks an order's payment ``paid`` or (a claimed one) ``not_received``."""
+    order = found(order_rules.get(vendor(), order_id))
+    form = PaymentForm()
+    error, status = None, 200
+    if not form.validate():
+        error, status = "Mark the payment paid or not received.", 422
+    else:
+        try:
+            payments.vendor_sets(order, form.payment.data)
+        except payments.PaymentError as problem:
+            error, status = str(problem), 409
+    if is_htmx():
+        return render("dashboard/_order_row.html", status=status, order=order, error=error, **_row_helpers())
+    if error:
+        abort(status, error)
+    flash(f"Order #{order.number}: {payments.LABELS[order.payment_state].lower()}.", "success")
     return redirect(url_for("dashboard.orders"), 303)

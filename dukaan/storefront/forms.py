@@ -7,6 +7,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optio
 
 from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
+from ..payments import UTR_RULE
 from ..pricing import PAYMENT_METHODS
 
 QTY_PREFIX = "qty-"
@@ -52,6 +53,16 @@ class CheckoutForm(Form):
     )
     order_token = HiddenField(
         validators=[Optional(), Regexp(r"[A-Za-z0-9-]{1,64}\Z", message="Reload the page and try again.")]
+    )
+
+
+class UtrForm(Form):
+    """The UPI reference (UTR) of a payment, from the customer's UPI app."""
+
+    utr = StringField(
+        "UPI reference (UTR)", filters=[strip],
+        validators=[InputRequired(UTR_RULE), Regexp(r"[0-9]{12}\Z", message=UTR_RULE)],
+        description="The 12-digit number your UPI app shows after paying.",
     )
 
 

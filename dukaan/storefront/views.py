@@ -1,4 +1,5 @@
-"""The customer's side: a store's page, placing an order, and the order's page."""
+"""The customer's side: a store's page, placing an order, the running total and the cart
+(the order's own page is in ``order_page``)."""
 
 import re
 
@@ -121,27 +122,6 @@ def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, 
         vendor, products.on_sale(vendor), quantities=typed_quantities(request.form), problems=problems,
     ), pricing.Terms.of(vendor))
     return make_response(_render_store(front, form, errors), status)
-
-
-@bp.get("/<slug>/<ref>")
-def order(slug: str, ref: str):
-    _require_slug_shape(slug)
-    if not REF_RE.fullmatch(ref):
-        abort(404)
-    if slug != slug.lower():
-        return _lowercase_redirect("storefront.order", slug, ref=ref)
-    vendor = accounts.find(slug)
-    found = orders.find_by_ref(vendor, ref) if vendor is not None else None
-    if found is None:
-        abort(404)
-    response = make_response(
-        render_template("storefront/order.html", order=found, store_name=vendor.store_name,
-                        slug=vendor.slug)
-    )
-    # The page shows the customer's name, phone and address: no cache may keep it.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
 
 
 @bp.get("/<slug>/total")
