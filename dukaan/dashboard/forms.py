@@ -103,6 +103,12 @@ class StatusForm(FlaskForm):
 
 
 
+class HiddenForm(FlaskForm):
+    """``yes`` hides a review, ``no`` shows it."""
+
+    hidden = StringField(validators=[InputRequired(), AnyOf(["yes", "no"])])
+
+
 class PaymentForm(FlaskForm):
     """A payment state the vendor may set; whether the order's payment may move there is payments'."""
 

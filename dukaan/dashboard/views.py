@@ -7,15 +7,24 @@ import segno
 from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from .. import inventory, payments, store_settings
+from .. import inventory, payments, reviews, store_settings
 from .. import orders as order_rules
 from .. import products as product_rules
 from ..auth.guard import to_login
+from ..extensions import db
 from ..forms import whole_number
 from ..htmx import empty, is_htmx, render
 from ..models import Product, Vendor
 from . import bp
-from .forms import AvailabilityForm, NewProductForm, PaymentForm, ProductForm, SettingsForm, StatusForm
+from .forms import (
+    AvailabilityForm,
+    HiddenForm,
+    NewProductForm,
+    PaymentForm,
+    ProductForm,
+    SettingsForm,
+    StatusForm,
+)
 
 
 @bp.before_request
@@ -86,6 +95,32 @@ def save_settings():
             flash("Saved your store's settings.", "success")
             return redirect(url_for("dashboard.settings"), 303)
     return render("dashboard/settings.html", "settings_form", 422, form=form)
+
+
+# --- reviews ------------------------------------------------------------------
+
+
+@bp.get("/reviews")
+def review_list():
+    """The vendor's reviews, newest first (the latest 200), each hidden or shown in place."""
+    found = db.session.scalars(reviews.for_vendor(vendor()).limit(200)).all()
+    return render("dashboard/reviews.html", reviews=found)
+
+
+@bp.post("/reviews/<int:review_id>/visibility")
+def review_visibility(review_id: int):
+    """Hide a review (``hidden=yes``) or show it again (``no``): the store page follows at once."""
+    review = found(reviews.get(vendor(), review_id))
+    form = HiddenForm()
+    if not form.validate():
+        if is_htmx():
+            return render("dashboard/_review_row.html", status=422, review=review, error="Use yes or no.")
+        abort(422, "Use yes or no.")
+    reviews.set_hidden(review, form.hidden.data == "yes")
+    if is_htmx():
+        return render("dashboard/_review_row.html", review=review)
+    flash("Review hidden from your store." if review.hidden else "Review shown in your store.", "success")
+    return redirect(url_for("dashboard.review_list"), 303)
 
 
 # --- products -----------------------------------------------------------------

@@ -2,13 +2,15 @@ import re
 import unicodedata
 
 from werkzeug.datastructures import MultiDict
-from wtforms import Form, HiddenField, RadioField, StringField, TextAreaField
+from wtforms import Form, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
 
 from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
 from ..payments import UTR_RULE
 from ..pricing import PAYMENT_METHODS
+from ..reviews import MAX_TEXT
 
 QTY_PREFIX = "qty-"
 # A store page sends one quantity per product on sale, zeros included.
@@ -66,10 +68,30 @@ class UtrForm(Form):
     )
 
 
+RATING_RULE = "Choose a rating from 1 to 5."
+
+
+class ReviewForm(Form):
+    """A review of one product of a delivered order; ``product_id`` offers the lines not yet reviewed."""
+
+    product_id = SelectField(
+        "Product", choices=[], validate_choice=False,
+        validators=[InputRequired("Choose what you are reviewing."),
+                    Regexp(r"[0-9]{1,12}\Z", message="Choose what you are reviewing.")],
+    )
+    rating = RadioField(
+        "Rating", choices=[SelectChoice(str(n), f"{n} ★") for n in range(5, 0, -1)], validate_choice=False,
+        validators=[InputRequired(RATING_RULE), AnyOf([str(n) for n in range(1, 6)], message=RATING_RULE)],
+    )
+    text = TextAreaField(
+        "Your review (optional)", filters=[strip], validators=[Optional(), Length(max=MAX_TEXT), storable],
+    )
+
+
 def set_methods(form: CheckoutForm, terms) -> None:
     """Offer the store's payment methods, the first chosen unless the customer chose."""
     form.payment.choices = [
-        (m, PAYMENT_METHODS[m] + (f" (+₹{terms.cod_fee:,.2f})" if m == "cod" and terms.cod_fee else ""))
+        SelectChoice(m, PAYMENT_METHODS[m] + (f" (+₹{terms.cod_fee:,.2f})" if m == "cod" and terms.cod_fee else ""))
         for m in terms.methods
     ]
     if form.payment.data not in terms.methods:

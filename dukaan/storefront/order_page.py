@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 
 from flask import abort, current_app, redirect, request, url_for
+from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, orders, payments
+from .. import accounts, orders, payments, reviews
 from ..extensions import csrf
 from ..htmx import empty, is_htmx, render
 from . import bp
-from .forms import UtrForm
+from .forms import ReviewForm, UtrForm
 from .views import REF_RE, _lowercase_redirect, _require_slug_shape, same_origin
 
 
@@ -40,9 +41,16 @@ def page_state(order) -> str:
                           .encode()).hexdigest()[:16]
 
 
-def _page(vendor, order, status: int = 200, form: UtrForm | None = None, error: str | None = None):
+def _page(vendor, order, status: int = 200, form: UtrForm | None = None, error: str | None = None,
+          review_form: ReviewForm | None = None):
     page_url = url_for("storefront.order", slug=vendor.slug, ref=order.ref, _external=True)
     upi = payments.upi_link(vendor, order) if payments.awaits_upi(order) else None
+    reviewed = reviews.for_order(order)
+    review_form = review_form or ReviewForm()
+    review_form.product_id.choices = [
+        SelectChoice(str(line.product_id), line.name) for line in order.lines
+        if line.id not in reviewed and line.product_id is not None
+    ]
     response = render(
         "storefront/order.html", "order_live", status,
         order=order, store_name=vendor.store_name, slug=vendor.slug, vendor=vendor,
@@ -50,6 +58,7 @@ def _page(vendor, order, status: int = 200, form: UtrForm | None = None, error: 
         upi_link=upi, upi_qr=payments.qr_svg(upi, f"Pay {vendor.store_name} by UPI") if upi else None,
         whatsapp=payments.to_store(vendor, order, page_url), form=form or UtrForm(),
         error=error, state=page_state(order), poll_seconds=current_app.config["ORDERS_POLL_SECONDS"],
+        reviewed=reviewed, review_form=review_form,
     )
     _private(response)
     return response
@@ -75,12 +84,13 @@ def order(slug: str, ref: str):
     return _page(vendor, found)
 
 
-def _after(vendor, order, status: int, error: str | None = None, form: UtrForm | None = None):
+def _after(vendor, order, status: int, error: str | None = None, form: UtrForm | None = None,
+           review_form: ReviewForm | None = None):
     """A POST's answer: the page (or its live part for htmx) with what went wrong, or after
     success 303 back to the page (htmx: the live part)."""
     if status == 200 and not is_htmx():
         return redirect(url_for("storefront.order", slug=vendor.slug, ref=order.ref), 303)
-    return _page(vendor, order, status, form, error)
+    return _page(vendor, order, status, form, error, review_form)
 
 
 @bp.post("/<slug>/<ref>/utr")
@@ -111,4 +121,22 @@ def cancel(slug: str, ref: str):
         orders.cancel_by_customer(found)
     except orders.IllegalTransition as refused:
         return _after(vendor, found, 409, str(refused))
+    return _after(vendor, found, 200)
+
+
+@bp.post("/<slug>/<ref>/reviews")
+@csrf.exempt  # the same-origin check below protects it instead, as for orders
+def review(slug: str, ref: str):
+    """Review a product of a delivered order (``product_id``, ``rating`` 1–5, ``text``): 422 for
+    bad input or a product the order did not buy, 409 before delivery or for a second review."""
+    if not same_origin():
+        abort(403, "Reviews can only be left from the order's own page.")
+    vendor, found = _find(slug, ref)
+    form = ReviewForm(request.form)
+    if not form.validate():
+        return _after(vendor, found, 422, review_form=form)
+    try:
+        reviews.leave(found, int(form.product_id.data), int(form.rating.data), form.text.data or "")
+    except reviews.ReviewError as refused:
+        return _after(vendor, found, refused.status, str(refused), review_form=form)
     return _after(vendor, found, 200)

@@ -20,7 +20,7 @@ from helpers import PG_URL, TEST_DB, make_app
 # Per test session (TEST_DB_NAME), so two sessions on one server do not drop each other's.
 MIGRATIONS_DB = f"{TEST_DB}_migrations"
 WHEN = datetime(2024, 1, 1, tzinfo=timezone.utc)
-TABLES = {"vendors", "products", "orders", "order_lines", "outbox", "sent_mail"}
+TABLES = {"vendors", "products", "orders", "order_lines", "outbox", "sent_mail", "reviews"}
 
 
 @pytest.fixture
