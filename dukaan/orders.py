@@ -6,7 +6,9 @@ Stock moves through ``dukaan.inventory``; this module decides when.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Select, func, select, update
@@ -411,14 +413,46 @@ def timeline(order: Order) -> list[tuple[str, object]]:
     return [(s.value, at) for s, at in moments.items()]
 
 
-def vendor_orders(vendor: Vendor, page: int, per_page: int) -> tuple[list[Order], int]:
-    """One page of a vendor's orders, newest first, and how many there are in all."""
-    total = db.session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))
+def filtered(vendor: Vendor, status: str | None = None, payment: str | None = None,
+             since: datetime | None = None, before: datetime | None = None) -> Select:
+    """The vendor's orders in ``status`` with payment ``payment``, placed at or after ``since``
+    and before ``before`` (each None: any)."""
+    query = for_vendor(vendor)
+    if status:
+        query = query.where(Order.status == status)
+    if payment:
+        query = query.where(Order.payment_state == payment)
+    if since is not None:
+        query = query.where(Order.created_at >= since)
+    if before is not None:
+        query = query.where(Order.created_at < before)
+    return query
+
+
+def vendor_orders(vendor: Vendor, page: int, per_page: int, status: str | None = None,
+                  payment: str | None = None) -> tuple[list[Order], int]:
+    """One page of a vendor's orders (in ``status``, with payment ``payment``), newest first,
+    and how many there are in all."""
+    query = filtered(vendor, status, payment)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     orders = db.session.scalars(
-        for_vendor(vendor)
+        query
         .order_by(Order.number.desc())
         .options(selectinload(Order.lines))
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
     return list(orders), total or 0
+
+
+def export(vendor: Vendor, since: datetime | None, before: datetime | None, status: str | None = None,
+           payment: str | None = None, batch: int = 500) -> Iterator[Order]:
+    """The vendor's orders placed in [``since``, ``before``), oldest first, with their lines,
+    read ``batch`` at a time: a year of orders never sits in memory at once."""
+    query = (
+        filtered(vendor, status, payment, since, before)
+        .order_by(Order.number)
+        .options(selectinload(Order.lines))
+        .execution_options(yield_per=batch)
+    )
+    yield from db.session.scalars(query)

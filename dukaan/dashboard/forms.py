@@ -1,7 +1,8 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -9,6 +10,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    Regexp,
     ValidationError,
 )
 from wtforms.widgets import HiddenInput
@@ -115,6 +117,59 @@ class PaymentForm(FlaskForm):
     payment = StringField(validators=[
         InputRequired(), AnyOf([PaymentState.PAID.value, PaymentState.NOT_RECEIVED.value]),
     ])
+
+
+
+# --- the order list's filters and the export --------------------------------------------
+
+ALL = SelectChoice("", "All")
+DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"
+
+
+class OrderFilterForm(FlaskForm):
+    """Which orders the list (and the export) shows: by state and by payment. A GET form."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", default="", choices=[
+        ALL, *(SelectChoice(s.value, s.value.capitalize()) for s in OrderStatus)])
+    payment = SelectField("Payment", default="", choices=[
+        ALL, *(SelectChoice(s.value, s.value.replace("_", " ").capitalize()) for s in PaymentState)])
+
+    def filters(self) -> dict[str, str]:
+        """The filters chosen (for queries and for links that keep them)."""
+        return {name: getattr(self, name).data for name in ("status", "payment") if getattr(self, name).data}
+
+
+class ExportForm(OrderFilterForm):
+    """The export's date range, in the merchant's days, both ends included; each end optional."""
+
+    from_date = StringField("From", validators=[Optional(), Regexp(DATE, message="Use a date like 2026-04-01.")])
+    to_date = StringField("To", validators=[Optional(), Regexp(DATE, message="Use a date like 2026-04-30.")])
+
+    def _day(self, field):
+        from datetime import date
+
+        try:
+            return date.fromisoformat(field.data) if field.data else None
+        except ValueError:
+            raise ValidationError("That day does not exist.") from None
+
+    def validate_from_date(self, field):
+        self._day(field)
+
+    def validate_to_date(self, field):
+        end = self._day(field)
+        try:
+            start = self._day(self.from_date)
+        except ValidationError:
+            return  # said next to the start
+        if start and end and end < start:
+            raise ValidationError("The range ends before it starts.")
+
+    def days(self):
+        return self._day(self.from_date), self._day(self.to_date)
 
 
 # --- store settings ----------------------------------------------------------------

@@ -1,10 +1,13 @@
 """The vendor's dashboard: products and orders, each row a self-contained component."""
 
+import csv
 import hashlib
 import io
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import segno
-from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
 from .. import inventory, payments, reviews, store_settings
@@ -14,12 +17,14 @@ from ..auth.guard import to_login
 from ..extensions import db
 from ..forms import whole_number
 from ..htmx import empty, is_htmx, render
-from ..models import Product, Vendor
+from ..models import Product, Vendor, aware
 from . import bp
 from .forms import (
     AvailabilityForm,
+    ExportForm,
     HiddenForm,
     NewProductForm,
+    OrderFilterForm,
     PaymentForm,
     ProductForm,
     SettingsForm,
@@ -251,7 +256,8 @@ def _list_state(found, total: int) -> str:
 
 @bp.get("/orders")
 def orders():
-    """The vendor's orders, newest first.
+    """The vendor's orders, newest first, filtered by ``status`` and ``payment`` (422 for a
+    filter that is no state).
 
     The list polls itself with ``seen`` (the newest order number it shows) and
     ``state``: an unchanged list answers 204, so htmx leaves it (and the
@@ -260,8 +266,12 @@ def orders():
     page = whole_number(request.args.get("page", "1"), max_digits=12)
     if page is None or not 1 <= page <= MAX_ORDERS_PAGE:
         abort(404)
+    filters_form = OrderFilterForm(request.args)
+    if not filters_form.validate():
+        abort(422, "Filter by a known status and payment state.")
+    filters = filters_form.filters()
     per_page = current_app.config["ORDERS_PER_PAGE"]
-    found, total = order_rules.vendor_orders(vendor(), page, per_page)
+    found, total = order_rules.vendor_orders(vendor(), page, per_page, **filters)
     if page > 1 and not found:
         abort(404)
     state = _list_state(found, total)
@@ -273,7 +283,57 @@ def orders():
         poll_seconds=current_app.config["ORDERS_POLL_SECONDS"],
         seen=whole_number(request.args.get("seen")) if is_htmx() else None,
         newest=max((o.number for o in found), default=0), state=state,
+        filters=filters, filters_form=filters_form, export_form=ExportForm(request.args),
     )
+
+
+CSV_COLUMNS = ("order", "placed_at", "status", "customer", "phone", "address", "items", "subtotal",
+               "delivery_fee", "cod_fee", "total", "payment_method", "payment_state", "utr")
+
+
+def _csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: a leading =, +, -, @ would make it a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/orders.csv")
+def export_orders():
+    """The vendor's orders as CSV, placed between ``from_date`` and ``to_date`` (the merchant's
+    days, both included; either may be empty), with the list's filters. Streamed: rows are
+    written as they are read, a batch at a time."""
+    form = ExportForm(request.args)
+    if not form.validate():
+        problems = "; ".join(e for errors in form.errors.values() for e in errors)
+        abort(422, f"Check the export's dates and filters: {problems}")
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    start, end = form.days()
+    since = datetime.combine(start, time(), zone) if start else None
+    before = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
+    rows = order_rules.export(vendor(), since, before, **form.filters())
+
+    def lines():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for order in rows:
+            writer.writerow(_csv_cell(value) for value in (
+                order.number, aware(order.created_at).astimezone(zone).isoformat(timespec="seconds"),
+                order.status, order.customer_name, order.phone, order.address,
+                "; ".join(f"{line.quantity} x {line.name}" for line in order.lines),
+                order.subtotal, order.delivery_fee, order.cod_fee, order.total,
+                order.payment_method, order.payment_state, order.utr,
+            ))
+            if out.tell() > 64 * 1024:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    name = f"{current_user.slug}-orders-{start or 'start'}-to-{end or 'now'}.csv"
+    response = Response(stream_with_context(lines()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.post("/orders/<int:order_id>/status")
