@@ -347,3 +347,57 @@ def test_every_answer_of_the_order_page_is_private(app, client, shop):
                      client.post(f"{page}/utr", data={"utr": "x"}, headers=HX),
                      client.post(f"{page}/cancel", headers=HX), client.post(f"{page}/cancel", headers=HX)):
         assert response.headers["Cache-Control"] == "no-store", response.status_code
+
+
+# --- races ---------------------------------------------------------------------------------
+
+
+def _race(app, count, work):
+    from test_orders import run_threads
+
+    def one(i):
+        with app.app_context():
+            order = db.session.scalars(select(Order)).one()
+            return work(order, i)
+
+    return run_threads(count, one)
+
+
+@pytest.mark.postgres
+def test_concurrent_utrs_claim_the_payment_once(app, client, shop):
+    order_at(client, shop)
+
+    def claim(order, i):
+        try:
+            payments.claim(order, f"{412345678900 + i}")
+            return "claimed"
+        except payments.PaymentError:
+            return "refused"
+
+    results = _race(app, 8, claim)
+    assert results.count("claimed") == 1 and results.count("refused") == 7
+    winner = results.index("claimed")
+    assert (stored(app).payment_state, stored(app).utr) == ("claimed", f"{412345678900 + winner}")
+
+
+@pytest.mark.postgres
+def test_a_customer_cancel_racing_the_vendors_confirm_leaves_one_outcome(app, client, shop):
+    from dukaan import orders
+
+    order_at(client, shop, units=3)
+
+    def act(order, i):
+        try:
+            if i % 2:
+                orders.cancel_by_customer(order)
+                return "cancelled"
+            orders.change_status(order, "confirmed")
+            return "confirmed"
+        except orders.IllegalTransition:
+            return "refused"
+
+    results = _race(app, 6, act)
+    assert results.count("refused") == 5
+    final = stored(app).status
+    assert final in results
+    assert product_state(app, shop["pickle"])["stock"] == (10 if final == "cancelled" else 7)
