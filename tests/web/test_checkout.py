@@ -290,3 +290,21 @@ def test_a_setting_saved_elsewhere_shows_within_a_second(app, client, shop):
     while "is closed right now" not in client.get("/order/ravi").get_data(as_text=True):
         assert time.monotonic() - started < 1.0, "the closed store was not shown within a second"
         time.sleep(0.05)
+
+
+def test_a_closed_store_holds_nothing_in_carts_but_lets_go(app, client, shop):
+    def hold(quantity):
+        return client.post("/order/ravi/cart", data={"product_id": str(shop["pickle"]), "quantity": str(quantity)})
+
+    assert hold(2).status_code == 200
+    set_store(app, shop["vendor"], open=False)
+    response = hold(3)
+    assert response.status_code == 422
+    assert "is closed right now" in response.get_data(as_text=True)
+    from dukaan import inventory
+
+    with app.app_context():
+        assert inventory.held([shop["pickle"]]) == {shop["pickle"]: 2}
+    assert hold(0).status_code == 200
+    with app.app_context():
+        assert inventory.held([shop["pickle"]]) == {}
