@@ -40,10 +40,13 @@ def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: i
     """Hold ``quantity`` units of ``product_id`` in ``cart`` (a new cart if None), committed.
 
     Raises ``inventory.NotEnough`` (nothing more held, nothing committed) when
-    fewer are free, and ``CartError`` for a quantity the store does not allow.
+    fewer are free, and ``CartError`` for a quantity the store does not allow (any, while it is
+    closed).
     """
     if not 0 <= quantity <= MAX_QUANTITY:
         raise CartError(f"Choose from 0 to {MAX_QUANTITY}.")
+    if quantity and not vendor.open:  # a closed store holds nothing; letting go is always fine
+        raise CartError(f"{vendor.store_name} is closed right now and is not taking orders.")
     until = utcnow() + hold_time()
     if cart is None:
         cart = Cart(vendor_id=vendor.id, token=secrets.token_urlsafe(32), expires_at=until, lines=[])

@@ -6,16 +6,18 @@ Stock moves through ``dukaan.inventory``; this module decides when.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import inventory, jobs, products
+from . import inventory, jobs, pricing, products
 from .extensions import db
-from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, commit_keeping_loaded, utcnow
+from .models import Cart, Order, OrderLine, OrderStatus, PaymentState, Product, Vendor, commit_keeping_loaded, utcnow
 
 # Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
@@ -91,26 +93,55 @@ class IllegalTransition(OrderError):
     pass
 
 
+class StoreClosed(OrderError):
+    """The store is closed: it shows its page but takes no orders."""
+
+    def __init__(self, store_name: str):
+        super().__init__(f"{store_name} is closed right now and is not taking orders. Please check back later.")
+
+
+def payment_for(vendor: Vendor, terms: pricing.Terms, chosen: str | None) -> str:
+    """The payment method an order at ``vendor``'s store uses when the customer chose ``chosen``
+    (None or "": the store's only method). Raises ``Refused`` for a method the store does not take."""
+    if not chosen:
+        if terms.default_payment is None:
+            raise Refused(["Choose how you will pay: cash on delivery or UPI."])
+        return terms.default_payment
+    if chosen not in terms.methods:
+        label = pricing.PAYMENT_METHODS.get(chosen)
+        taken = " or ".join(pricing.PAYMENT_METHODS[m].lower().replace("upi", "UPI") for m in terms.methods)
+        what = f"{label} payments" if label else "that way of paying"
+        raise Refused([f"{vendor.store_name} does not take {what}: pay by {taken}."])
+    return chosen
+
+
 @dataclass(frozen=True)
 class Quote:
     """What an order of some quantities would cost now, before it is placed."""
 
-    total: Decimal
+    total: Decimal  # what the customer would pay: goods, delivery and fees
     units: int
     problems: tuple[str, ...]  # for the customer: what would stop the order
+    price: pricing.Price | None = None  # the breakdown (None: nothing chosen)
 
 
-def quote(vendor: Vendor, quantities: dict[int, int], cart: Cart | None = None) -> Quote:
-    """Price ``quantities`` (product id to units) at ``vendor``'s current prices, for a
-    customer holding ``cart`` (whose own holds do not count against them).
+def quote(vendor: Vendor, quantities: dict[int, int], payment: str | None = None, cart: Cart | None = None
+          ) -> Quote:
+    """Price ``quantities`` (product id to units) at ``vendor``'s current prices and terms,
+    paid by ``payment`` (a method the store does not take counts as none chosen yet), for
+    a customer holding ``cart`` (whose own holds do not count against them).
 
     Only reads: nothing more is reserved, so stock may still run out before the
     order is placed. Products that are gone, hidden or not the vendor's are
-    left out of the total and named in ``problems``, as is short stock.
+    left out of the total and named in ``problems``, as is short stock, an
+    order below the store's minimum and a closed store.
     """
     wanted = {pid: qty for pid, qty in quantities.items() if qty > 0}
     if not wanted:
         return Quote(Decimal("0"), 0, ())
+    terms = pricing.Terms.of(vendor)
+    if payment not in terms.methods:
+        payment = terms.default_payment
     found = {
         p.id: p
         for p in db.session.scalars(
@@ -132,7 +163,12 @@ def quote(vendor: Vendor, quantities: dict[int, int], cart: Cart | None = None) 
         check(found, wanted)
     except Refused as refused:
         problems.extend(refused.messages)
-    return Quote(total, units, tuple(dict.fromkeys(problems)))
+    price = pricing.price(terms, total, payment)
+    if units and price.below_minimum:
+        problems.append(price.below_minimum)
+    if not terms.open:
+        problems.insert(0, str(StoreClosed(vendor.store_name)))
+    return Quote(price.total, units, tuple(dict.fromkeys(problems)), price)
 
 
 def too_large(total: Decimal) -> str:
@@ -159,7 +195,7 @@ def check(found: dict[int, Product], wanted: dict[int, int]) -> None:
 
 def place(
     vendor: Vendor, quantities: dict[int, int], customer: Customer, token: str | None = None,
-    cart: Cart | None = None,
+    cart: Cart | None = None, payment: str | None = None,
 ) -> tuple[Order, bool]:
     """Place an order for ``quantities`` (product id to units) at ``vendor``'s store, or for
     what ``cart`` holds (its holds become the order and the cart is gone with the commit).
@@ -169,9 +205,15 @@ def place(
     it was created now; an order already placed with the same ``token`` is
     returned instead of placing a second one.
 
+    The order is priced by ``pricing.price`` with the store's terms as they are
+    under the store's lock, paid by ``payment`` (``cod`` or ``upi``; None: the
+    store's only method), and keeps its charges and payment method.
+
     Raises ``OutOfStock`` (nothing taken) when a product is unavailable, gone
     or short of stock, ``Refused`` when the order breaks a rule of its own
-    (``check``), and ``ValueError`` for an order with no units.
+    (``check``, the store's minimum order, a payment method it does not take),
+    ``StoreClosed`` when the store is closed, and ``ValueError`` for an order
+    with no units.
     """
     if cart is not None:
         quantities = {line.product_id: line.quantity for line in cart.lines}
@@ -185,32 +227,23 @@ def place(
         return twin, False
     if len(wanted) > MAX_LINES:
         raise Refused([f"An order can have at most {MAX_LINES} different products."])
+    terms_before = pricing.Terms.of(vendor)
+
+    def rules(rows) -> None:
+        # The order's own rules and the store's terms, on the locked rows (at the prices
+        # the order is taken at), before any stock is counted.
+        check(rows, dict(wanted))
+        _check_terms(vendor, terms_before, payment, sum((rows[pid].price * qty for pid, qty in wanted), Decimal("0")))
+
     try:
         try:
-            # The order's own rules (per-order limits, the largest total) are checked on
-            # the locked rows, at the prices the order is taken at.
-            taken, short = inventory.take(vendor.id, wanted, cart, check=lambda rows: check(rows, dict(wanted)))
-        except Refused:
+            taken, short = inventory.take(vendor.id, wanted, cart, check=rules)
+        except OrderError:
             session.rollback()
             raise
         if short:
             session.rollback()
             raise OutOfStock(shortages(vendor, short, cart))
-        total = sum((t.price * t.quantity for t in taken), Decimal("0"))
-        order = Order(
-            vendor_id=vendor.id,
-            ref=secrets.token_urlsafe(16),
-            token=token or None,
-            customer_name=customer.name,
-            phone=customer.phone,
-            address=customer.address,
-            total=total,
-            status=OrderStatus.PLACED.value,
-            lines=[
-                OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
-                for t in taken
-            ],
-        )
         if cart is not None:
             session.delete(cart)
             session.flush()
@@ -218,12 +251,41 @@ def place(
         # so one store's orders queue only for their INSERTs and the commit (a rollback
         # gives the number back). The product rows were locked first, in id order, as
         # every stock movement locks them: nothing locks the two the other way round.
-        order.number = session.execute(
+        # The store's terms are read under the same lock: a settings change commits
+        # before or after.
+        row = session.execute(
             update(vendors_table)
             .where(vendors_table.c.id == vendor.id)
             .values(last_order_number=vendors_table.c.last_order_number + 1)
-            .returning(vendors_table.c.last_order_number)
-        ).scalar_one()
+            .returning(vendors_table.c.last_order_number, *(vendors_table.c[name] for name in TERMS))
+        ).one()
+        number, terms = row[0], pricing.Terms(**{name: row[i + 1] for i, name in enumerate(TERMS)})
+        subtotal = sum((t.price * t.quantity for t in taken), Decimal("0"))
+        try:  # a setting changed since the check above
+            price = _check_terms(vendor, terms, payment, subtotal)
+        except OrderError:
+            session.rollback()
+            raise
+        order = Order(
+            vendor_id=vendor.id,
+            number=number,
+            ref=secrets.token_urlsafe(16),
+            token=token or None,
+            customer_name=customer.name,
+            phone=customer.phone,
+            address=customer.address,
+            subtotal=price.subtotal,
+            delivery_fee=price.delivery,
+            cod_fee=price.cod_fee,
+            total=price.total,
+            payment_method=price.payment,
+            payment_state=PaymentState.PENDING.value,
+            status=OrderStatus.PLACED.value,
+            lines=[
+                OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
+                for t in taken
+            ],
+        )
         session.add(order)
         if vendor.email:
             session.flush()  # the order's id, for the job
@@ -239,6 +301,21 @@ def place(
             return twin, False
         raise
     return order, True
+
+
+# The vendor columns that make pricing.Terms, read under the store's lock as an order is placed.
+TERMS = tuple(pricing.Terms.__dataclass_fields__)
+
+
+def _check_terms(vendor: Vendor, terms: pricing.Terms, payment: str | None, subtotal: Decimal) -> pricing.Price:
+    """The price of an order of ``subtotal`` under ``terms``; raises ``StoreClosed`` for a closed
+    store, ``Refused`` for a payment method it does not take or a subtotal below its minimum."""
+    if not terms.open:
+        raise StoreClosed(vendor.store_name)
+    price = pricing.price(terms, subtotal, payment_for(vendor, terms, payment))
+    if price.below_minimum:
+        raise Refused([price.below_minimum])
+    return price
 
 
 def shortages(vendor: Vendor, product_ids: list[int], cart: Cart | None = None) -> list[Shortage]:
@@ -282,7 +359,8 @@ def next_statuses(order: Order) -> tuple[str, ...]:
 
 
 def change_status(order: Order, status: str) -> Order:
-    """Move ``order`` to ``status``; cancelling puts its units back in stock.
+    """Move ``order`` to ``status`` and note when; cancelling puts its units back in stock, and
+    a cash order is paid once delivered.
 
     Raises ``IllegalTransition`` when ``status`` does not follow the order's
     current state (also when another request changed it first).
@@ -292,10 +370,15 @@ def change_status(order: Order, status: str) -> Order:
     session = db.session
     # Conditional on the state we checked: of two concurrent cancels, one wins
     # and the stock comes back once.
+    now = utcnow()
+    values = {"status": status, "updated_at": now, f"{status}_at": now}
+    if status == OrderStatus.DELIVERED and order.payment_method == pricing.COD:
+        # Cash changes hands at the door.
+        values.update(payment_state=PaymentState.PAID.value, paid_at=now)
     moved = session.execute(
         update(orders_table)
         .where(orders_table.c.id == order.id, orders_table.c.status == order.status)
-        .values(status=status, updated_at=utcnow())
+        .values(**values)
     ).rowcount
     if moved != 1:
         session.rollback()
@@ -308,14 +391,71 @@ def change_status(order: Order, status: str) -> Order:
     return order
 
 
-def vendor_orders(vendor: Vendor, page: int, per_page: int) -> tuple[list[Order], int]:
-    """One page of a vendor's orders, newest first, and how many there are in all."""
-    total = db.session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))
+def cancel_by_customer(order: Order) -> Order:
+    """The customer cancels ``order`` while it is still only placed; its units go back in stock.
+
+    Raises ``IllegalTransition`` once the store has confirmed it (or it is already
+    cancelled): from then on only the store can cancel it.
+    """
+    if order.status != OrderStatus.PLACED:
+        raise IllegalTransition(f"Order #{order.number} is {order.status}: it can no longer be cancelled "
+                                "here. Message the store if something is wrong.")
+    return change_status(order, OrderStatus.CANCELLED)
+
+
+def timeline(order: Order) -> list[tuple[str, object]]:
+    """The order's states in order, each with when it was reached (None: not yet). A cancelled
+    order shows what it reached, then its cancellation."""
+    moments = {
+        OrderStatus.PLACED: order.created_at, OrderStatus.CONFIRMED: order.confirmed_at,
+        OrderStatus.SHIPPED: order.shipped_at, OrderStatus.DELIVERED: order.delivered_at,
+    }
+    if order.status == OrderStatus.CANCELLED:
+        return [(s.value, at) for s, at in moments.items() if at is not None] + [
+            (OrderStatus.CANCELLED.value, order.cancelled_at)]
+    return [(s.value, at) for s, at in moments.items()]
+
+
+def filtered(vendor: Vendor, status: str | None = None, payment: str | None = None,
+             since: datetime | None = None, before: datetime | None = None) -> Select:
+    """The vendor's orders in ``status`` with payment ``payment``, placed at or after ``since``
+    and before ``before`` (each None: any)."""
+    query = for_vendor(vendor)
+    if status:
+        query = query.where(Order.status == status)
+    if payment:
+        query = query.where(Order.payment_state == payment)
+    if since is not None:
+        query = query.where(Order.created_at >= since)
+    if before is not None:
+        query = query.where(Order.created_at < before)
+    return query
+
+
+def vendor_orders(vendor: Vendor, page: int, per_page: int, status: str | None = None,
+                  payment: str | None = None) -> tuple[list[Order], int]:
+    """One page of a vendor's orders (in ``status``, with payment ``payment``), newest first,
+    and how many there are in all."""
+    query = filtered(vendor, status, payment)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     orders = db.session.scalars(
-        for_vendor(vendor)
+        query
         .order_by(Order.number.desc())
         .options(selectinload(Order.lines))
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
     return list(orders), total or 0
+
+
+def export(vendor: Vendor, since: datetime | None, before: datetime | None, status: str | None = None,
+           payment: str | None = None, batch: int = 500) -> Iterator[Order]:
+    """The vendor's orders placed in [``since``, ``before``), oldest first, with their lines,
+    read ``batch`` at a time: a year of orders never sits in memory at once."""
+    query = (
+        filtered(vendor, status, payment, since, before)
+        .order_by(Order.number)
+        .options(selectinload(Order.lines))
+        .execution_options(yield_per=batch)
+    )
+    yield from db.session.scalars(query)

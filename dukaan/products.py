@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import Select, func, select
 
-from . import inventory
+from . import inventory, reviews
 from .extensions import db
 from .models import Product, Vendor
 
@@ -46,12 +46,15 @@ def listing(vendor: Vendor) -> list[Product]:
     return _with_held(for_vendor(vendor).order_by(Product.id.desc()))
 
 
-def _with_held(query: Select) -> list[Product]:
-    """Run ``query`` with the units live carts hold of each product, set as ``held``
-    (one query for all)."""
+def _with_held(query: Select, with_ratings: bool = False) -> list[Product]:
+    """Run ``query`` with the units live carts hold of each product, set as ``held``, and with
+    ``with_ratings`` its reviews' average and count, set as ``rating`` (one query for all)."""
     found = []
-    for product, holding in db.session.execute(query.add_columns(inventory.held_by_carts())):
+    columns = [inventory.held_by_carts(), *(reviews.rating_columns() if with_ratings else ())]
+    for product, holding, *rating in db.session.execute(query.add_columns(*columns)):
         product.held = holding
+        if with_ratings:
+            product.rating = reviews.Rating.of(*rating)
         found.append(product)
     return found
 
@@ -62,8 +65,8 @@ def count(vendor: Vendor) -> int:
 
 def on_sale(vendor: Vendor) -> list[Product]:
     """What the store page lists: available products, sold-out ones included, oldest first,
-    with ``held`` set (and so ``free``)."""
-    return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id))
+    with ``held`` set (and so ``free``) and ``rating`` (None without visible reviews)."""
+    return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True)
 
 
 def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:

@@ -25,7 +25,7 @@ TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test") + (
 _BASE_NAME = os.environ.get("TEST_DB_NAME", "dukaan_test")
 BROKER_VHOST = _BASE_NAME if _BASE_NAME.endswith("_test") else _BASE_NAME + "_test"
 BROKER_URL = os.environ.get("TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{BROKER_VHOST}")
-TABLES = ("outbox", "sent_mail", "cart_lines", "carts", "order_lines", "orders", "products",
+TABLES = ("outbox", "sent_mail", "reviews", "cart_lines", "carts", "order_lines", "orders", "products",
           "vendor_sessions", "vendors", "api_tokens", "customers")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
@@ -96,12 +96,23 @@ def make_product(app, vendor_id, name="Mango pickle", price="120.00", stock=10,
         return product.id
 
 
-def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune"):
+def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune",
+          payment=None):
     """Place an order at the vendor's store; its id."""
     with app.app_context():
         vendor = db.session.get(Vendor, vendor_id)
-        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address))
+        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address), payment=payment)
         return order.id
+
+
+def set_store(app, vendor_id, **settings):
+    """Change the vendor's store settings (``open``, ``delivery_fee``, …) as saved settings would."""
+    with app.app_context():
+        vendor = db.session.get(Vendor, vendor_id)
+        for name, value in settings.items():
+            money = name in ("delivery_fee", "free_delivery_from", "min_order", "cod_fee")
+            setattr(vendor, name, Decimal(value) if money and value is not None else value)
+        db.session.commit()
 
 
 def product_state(app, product_id):

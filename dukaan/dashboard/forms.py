@@ -1,7 +1,8 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -9,13 +10,16 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    Regexp,
     ValidationError,
 )
 from wtforms.widgets import HiddenInput
 
+from .. import store_settings
+from ..accounts import MAX_EMAIL, email_problem
 from ..forms import AmountField, WholeNumberField, storable, strip, whole_number
 from ..inventory import MAX_STOCK
-from ..models import OrderStatus
+from ..models import OrderStatus, PaymentState
 from ..orders import MAX_QUANTITY
 from ..products import MAX_PRICE, Details
 
@@ -98,3 +102,153 @@ class StatusForm(FlaskForm):
     """A known order state; whether the order may move there is orders.change_status's rule."""
 
     status = StringField(validators=[InputRequired(), AnyOf([s.value for s in OrderStatus])])
+
+
+
+class HiddenForm(FlaskForm):
+    """``yes`` hides a review, ``no`` shows it."""
+
+    hidden = StringField(validators=[InputRequired(), AnyOf(["yes", "no"])])
+
+
+class PaymentForm(FlaskForm):
+    """A payment state the vendor may set; whether the order's payment may move there is payments'."""
+
+    payment = StringField(validators=[
+        InputRequired(), AnyOf([PaymentState.PAID.value, PaymentState.NOT_RECEIVED.value]),
+    ])
+
+
+
+# --- the order list's filters and the export --------------------------------------------
+
+ALL = SelectChoice("", "All")
+DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"
+
+
+class OrderFilterForm(FlaskForm):
+    """Which orders the list (and the export) shows: by state and by payment. A GET form."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", default="", choices=[
+        ALL, *(SelectChoice(s.value, s.value.capitalize()) for s in OrderStatus)])
+    payment = SelectField("Payment", default="", choices=[
+        ALL, *(SelectChoice(s.value, s.value.replace("_", " ").capitalize()) for s in PaymentState)])
+
+    def filters(self) -> dict[str, str]:
+        """The filters chosen (for queries and for links that keep them)."""
+        return {name: getattr(self, name).data for name in ("status", "payment") if getattr(self, name).data}
+
+
+class ExportForm(OrderFilterForm):
+    """The export's date range, in the merchant's days, both ends included; each end optional."""
+
+    from_date = StringField("From", validators=[Optional(), Regexp(DATE, message="Use a date like 2026-04-01.")])
+    to_date = StringField("To", validators=[Optional(), Regexp(DATE, message="Use a date like 2026-04-30.")])
+
+    def _day(self, field):
+        from datetime import date
+
+        try:
+            return date.fromisoformat(field.data) if field.data else None
+        except ValueError:
+            raise ValidationError("That day does not exist.") from None
+
+    def validate_from_date(self, field):
+        self._day(field)
+
+    def validate_to_date(self, field):
+        end = self._day(field)
+        try:
+            start = self._day(self.from_date)
+        except ValidationError:
+            return  # said next to the start
+        if start and end and end < start:
+            raise ValidationError("The range ends before it starts.")
+
+    def days(self):
+        return self._day(self.from_date), self._day(self.to_date)
+
+
+# --- store settings ----------------------------------------------------------------
+
+
+def _optional_text(value):
+    value = strip(value)
+    return value or None if isinstance(value, str) else value
+
+
+class Checkbox(BooleanField):
+    """A checkbox: present with any value is on, absent is off (WTForms would read "false" as off)."""
+
+    false_values = ()
+
+
+def _fee(form, field) -> None:
+    value = field.data
+    if value is None:
+        return
+    if not value.is_finite():
+        raise ValidationError("Enter an amount in rupees, like 40 or 49.50.")
+    if value < 0:
+        raise ValidationError("Cannot be negative: leave it empty for none.")
+    if value > store_settings.MAX_AMOUNT:
+        raise ValidationError(f"Must be at most {store_settings.MAX_AMOUNT:,}.")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError("Use at most two decimals (paise).")
+
+
+class SettingsForm(FlaskForm):
+    """The store's settings. Amounts may be empty (none); the rules that tie fields together
+    are store_settings.check's."""
+
+    store_name = StringField(
+        "Store name", filters=[strip],
+        validators=[DataRequired("A store name is required: 1–80 characters."), Length(max=80), storable],
+    )
+    email = EmailField(
+        "Email for new orders", filters=[_optional_text],
+        validators=[Optional(), Length(max=MAX_EMAIL)], description="Optional: we email you when an order arrives.",
+    )
+    whatsapp = StringField(
+        "WhatsApp number", filters=[_optional_text], validators=[Optional()],
+        description="Optional: customers can send you their order on WhatsApp.",
+    )
+    upi_id = StringField(
+        "UPI ID", filters=[_optional_text], validators=[Optional()],
+        description="Like yourname@okhdfcbank; needed to take UPI payments.",
+    )
+    accept_cod = Checkbox("Take cash on delivery")
+    accept_upi = Checkbox("Take UPI payments")
+    delivery_fee = AmountField("Delivery fee (₹)", places=2, validators=[Optional(), _fee],
+                               description="Optional: empty for free delivery.")
+    free_delivery_from = AmountField("Free delivery from (₹)", places=2, validators=[Optional(), _fee],
+                                     description="Optional: orders of at least this much are delivered free.")
+    min_order = AmountField("Minimum order (₹)", places=2, validators=[Optional(), _fee],
+                            description="Optional: the least an order's items may cost, before delivery.")
+    cod_fee = AmountField("Cash on delivery fee (₹)", places=2, validators=[Optional(), _fee],
+                          description="Optional: added to orders paid in cash.")
+    open = Checkbox("Store open", description="A closed store shows its page but takes no orders.")
+
+    def validate_email(self, field):
+        if field.data and (problem := email_problem(field.data)):
+            raise ValidationError(problem)
+
+    def validate_whatsapp(self, field):
+        if field.data is None:
+            return
+        number = store_settings.mobile_e164(field.data)
+        if number is None:
+            raise ValidationError(store_settings.MOBILE_RULE)
+        field.data = number
+
+    def validate_upi_id(self, field):
+        if field.data and (problem := store_settings.vpa_problem(field.data)):
+            raise ValidationError(problem)
+
+    def settings(self) -> store_settings.Settings:
+        return store_settings.Settings(**{
+            name: getattr(self, name).data for name in store_settings.Settings.__dataclass_fields__
+        })

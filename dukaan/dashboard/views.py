@@ -1,21 +1,35 @@
 """The vendor's dashboard: products and orders, each row a self-contained component."""
 
+import csv
 import hashlib
 import io
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import segno
-from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import inventory
+from .. import inventory, payments, reviews, store_settings
 from .. import orders as order_rules
 from .. import products as product_rules
 from ..auth.guard import to_login
+from ..extensions import db
 from ..forms import whole_number
 from ..htmx import empty, is_htmx, render
-from ..models import Product, Vendor
+from ..models import Product, Vendor, aware
 from . import bp
-from .forms import AvailabilityForm, NewProductForm, ProductForm, StatusForm
+from .forms import (
+    AvailabilityForm,
+    ExportForm,
+    HiddenForm,
+    NewProductForm,
+    OrderFilterForm,
+    PaymentForm,
+    ProductForm,
+    SettingsForm,
+    StatusForm,
+)
 
 
 @bp.before_request
@@ -60,6 +74,58 @@ def store_qr():
     response = make_response(svg.getvalue())
     response.mimetype = "image/svg+xml"
     return response
+
+
+# --- store settings -------------------------------------------------------------
+
+
+@bp.get("/settings")
+def settings():
+    return render("dashboard/settings.html", "settings_form", form=SettingsForm(obj=vendor()))
+
+
+@bp.post("/settings")
+def save_settings():
+    """Save the store's settings: 303 back to them (a page) or the form saved (htmx);
+    422 with every problem next to its field and everything typed kept."""
+    form = SettingsForm()
+    if form.validate():
+        try:
+            store_settings.save(vendor(), form.settings())
+        except store_settings.SettingsError as problem:
+            getattr(form, problem.field).errors.append(str(problem))
+        else:
+            if is_htmx():
+                return render("dashboard/settings.html", "settings_form", form=form, saved=True)
+            flash("Saved your store's settings.", "success")
+            return redirect(url_for("dashboard.settings"), 303)
+    return render("dashboard/settings.html", "settings_form", 422, form=form)
+
+
+# --- reviews ------------------------------------------------------------------
+
+
+@bp.get("/reviews")
+def review_list():
+    """The vendor's reviews, newest first (the latest 200), each hidden or shown in place."""
+    found = db.session.scalars(reviews.for_vendor(vendor()).limit(200)).all()
+    return render("dashboard/reviews.html", reviews=found)
+
+
+@bp.post("/reviews/<int:review_id>/visibility")
+def review_visibility(review_id: int):
+    """Hide a review (``hidden=yes``) or show it again (``no``): the store page follows at once."""
+    review = found(reviews.get(vendor(), review_id))
+    form = HiddenForm()
+    if not form.validate():
+        if is_htmx():
+            return render("dashboard/_review_row.html", status=422, review=review, error="Use yes or no.")
+        abort(422, "Use yes or no.")
+    reviews.set_hidden(review, form.hidden.data == "yes")
+    if is_htmx():
+        return render("dashboard/_review_row.html", review=review)
+    flash("Review hidden from your store." if review.hidden else "Review shown in your store.", "success")
+    return redirect(url_for("dashboard.review_list"), 303)
 
 
 # --- products -----------------------------------------------------------------
@@ -184,13 +250,14 @@ MAX_ORDERS_PAGE = 2**31
 def _list_state(found, total: int) -> str:
     """A fingerprint of what the order list shows: it changes when an order
     arrives or any shown order changes state."""
-    shown = ";".join(f"{o.id}:{o.status}:{o.updated_at.isoformat()}" for o in found)
+    shown = ";".join(f"{o.id}:{o.status}:{o.payment_state}:{o.updated_at.isoformat()}" for o in found)
     return hashlib.sha256(f"{total}|{shown}".encode()).hexdigest()[:16]
 
 
 @bp.get("/orders")
 def orders():
-    """The vendor's orders, newest first.
+    """The vendor's orders, newest first, filtered by ``status`` and ``payment`` (422 for a
+    filter that is no state).
 
     The list polls itself with ``seen`` (the newest order number it shows) and
     ``state``: an unchanged list answers 204, so htmx leaves it (and the
@@ -199,8 +266,12 @@ def orders():
     page = whole_number(request.args.get("page", "1"), max_digits=12)
     if page is None or not 1 <= page <= MAX_ORDERS_PAGE:
         abort(404)
+    filters_form = OrderFilterForm(request.args)
+    if not filters_form.validate():
+        abort(422, "Filter by a known status and payment state.")
+    filters = filters_form.filters()
     per_page = current_app.config["ORDERS_PER_PAGE"]
-    found, total = order_rules.vendor_orders(vendor(), page, per_page)
+    found, total = order_rules.vendor_orders(vendor(), page, per_page, **filters)
     if page > 1 and not found:
         abort(404)
     state = _list_state(found, total)
@@ -208,12 +279,61 @@ def orders():
         return empty(204)
     return render(
         "dashboard/orders.html", "order_list",
-        orders=found, page=page, total=total, per_page=per_page,
-        next_statuses=order_rules.next_statuses,
+        orders=found, page=page, total=total, per_page=per_page, **_row_helpers(),
         poll_seconds=current_app.config["ORDERS_POLL_SECONDS"],
         seen=whole_number(request.args.get("seen")) if is_htmx() else None,
         newest=max((o.number for o in found), default=0), state=state,
+        filters=filters, filters_form=filters_form, export_form=ExportForm(request.args),
     )
+
+
+CSV_COLUMNS = ("order", "placed_at", "status", "customer", "phone", "address", "items", "subtotal",
+               "delivery_fee", "cod_fee", "total", "payment_method", "payment_state", "utr")
+
+
+def _csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: a leading =, +, -, @ would make it a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/orders.csv")
+def export_orders():
+    """The vendor's orders as CSV, placed between ``from_date`` and ``to_date`` (the merchant's
+    days, both included; either may be empty), with the list's filters. Streamed: rows are
+    written as they are read, a batch at a time."""
+    form = ExportForm(request.args)
+    if not form.validate():
+        problems = "; ".join(e for errors in form.errors.values() for e in errors)
+        abort(422, f"Check the export's dates and filters: {problems}")
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    start, end = form.days()
+    since = datetime.combine(start, time(), zone) if start else None
+    before = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
+    rows = order_rules.export(vendor(), since, before, **form.filters())
+
+    def lines():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for order in rows:
+            writer.writerow(_csv_cell(value) for value in (
+                order.number, aware(order.created_at).astimezone(zone).isoformat(timespec="seconds"),
+                order.status, order.customer_name, order.phone, order.address,
+                "; ".join(f"{line.quantity} x {line.name}" for line in order.lines),
+                order.subtotal, order.delivery_fee, order.cod_fee, order.total,
+                order.payment_method, order.payment_state, order.utr,
+            ))
+            if out.tell() > 64 * 1024:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    name = f"{current_user.slug}-orders-{start or 'start'}-to-{end or 'now'}.csv"
+    response = Response(stream_with_context(lines()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.post("/orders/<int:order_id>/status")
@@ -230,10 +350,42 @@ def order_status(order_id: int):
             error, status = str(problem), 409
     if is_htmx():
         return render(
-            "dashboard/_order_row.html", status=status, order=order, error=error,
-            next_statuses=order_rules.next_statuses,
+            "dashboard/_order_row.html", status=status, order=order, error=error, **_row_helpers(),
         )
     if error:
         abort(status, error)
     flash(f"Order #{order.number} is {order.status}.", "success")
+    return redirect(url_for("dashboard.orders"), 303)
+
+
+def _row_helpers() -> dict:
+    """What an order row asks about each order: its next states, its payment's, the WhatsApp link."""
+    def message_customer(order):
+        page = url_for("storefront.order", slug=current_user.slug, ref=order.ref, _external=True)
+        return payments.to_customer(vendor(), order, page)
+
+    return {
+        "next_statuses": order_rules.next_statuses, "payment_moves": payments.vendor_moves,
+        "payment_labels": payments.LABELS, "message_customer": message_customer,
+    }
+
+
+@bp.post("/orders/<int:order_id>/payment")
+def order_payment(order_id: int):
+    """The vendor marks an order's payment ``paid`` or (a claimed one) ``not_received``."""
+    order = found(order_rules.get(vendor(), order_id))
+    form = PaymentForm()
+    error, status = None, 200
+    if not form.validate():
+        error, status = "Mark the payment paid or not received.", 422
+    else:
+        try:
+            payments.vendor_sets(order, form.payment.data)
+        except payments.PaymentError as problem:
+            error, status = str(problem), 409
+    if is_htmx():
+        return render("dashboard/_order_row.html", status=status, order=order, error=error, **_row_helpers())
+    if error:
+        abort(status, error)
+    flash(f"Order #{order.number}: {payments.LABELS[order.payment_state].lower()}.", "success")
     return redirect(url_for("dashboard.orders"), 303)

@@ -1,4 +1,5 @@
-"""The shop's data, one module per subject: vendors, the catalogue, carts, orders, customers, jobs, mail."""
+"""The shop's data, one module per subject: vendors, the catalogue, carts, orders, reviews, customers, jobs,
+mail."""
 
 from .carts import Cart, CartLine
 from .catalogue import Product
@@ -6,10 +7,12 @@ from .common import Money, VendorOwned, aware, commit_keeping_loaded, utcnow
 from .customers import ApiToken, Customer
 from .jobs import OutboxEntry
 from .mail import SentMail
-from .orders import Order, OrderLine, OrderStatus
+from .orders import Order, OrderLine, OrderStatus, PaymentState
+from .reviews import Review
 from .vendors import Vendor, VendorSession
 
 __all__ = [
     "ApiToken", "Cart", "CartLine", "Customer", "Money", "Order", "OrderLine", "OrderStatus", "OutboxEntry",
-    "Product", "SentMail", "Vendor", "VendorOwned", "VendorSession", "aware", "commit_keeping_loaded", "utcnow",
+    "PaymentState", "Product", "Review", "SentMail", "Vendor", "VendorOwned", "VendorSession", "aware",
+    "commit_keeping_loaded", "utcnow",
 ]

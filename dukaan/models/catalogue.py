@@ -43,6 +43,8 @@ class Product(VendorOwned, db.Model):
 
     # Units live carts hold, where a query of products set it (products.listing, on_sale).
     held = None
+    # Its visible reviews' average and count (reviews.Rating), where products.on_sale set it.
+    rating = None
 
     @property
     def in_stock(self) -> bool:

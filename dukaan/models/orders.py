@@ -25,6 +25,15 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class PaymentState(enum.StrEnum):
+    """Whether the store has its money, apart from the order's progress."""
+
+    PENDING = "pending"  # not paid yet (cash: until delivered)
+    CLAIMED = "claimed"  # the customer says they paid by UPI and gave its reference (UTR)
+    PAID = "paid"
+    NOT_RECEIVED = "not_received"  # the vendor found no such payment
+
+
 class Order(VendorOwned, db.Model):
     __tablename__ = "orders"
     __table_args__ = (
@@ -35,6 +44,12 @@ class Order(VendorOwned, db.Model):
             name="status_known",
         ),
         CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("subtotal >= 0 AND delivery_fee >= 0 AND cod_fee >= 0", name="charges_not_negative"),
+        CheckConstraint("total = subtotal + delivery_fee + cod_fee", name="total_adds_up"),
+        CheckConstraint("payment_method IN ('cod', 'upi')", name="payment_method_known"),
+        CheckConstraint("payment_state IN ('pending', 'claimed', 'paid', 'not_received')",
+                        name="payment_state_known"),
+        CheckConstraint("utr IS NULL OR length(utr) = 12", name="utr_twelve_digits"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,9 +62,26 @@ class Order(VendorOwned, db.Model):
     customer_name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(Text)
+    # What the order cost as at checkout (pricing.price): a later settings change never rewrites it.
+    subtotal: Mapped[Decimal] = mapped_column(Money)
+    delivery_fee: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
+    cod_fee: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
     total: Mapped[Decimal] = mapped_column(Money)
+    payment_method: Mapped[str] = mapped_column(String(8), default="cod", server_default="cod")
+    payment_state: Mapped[str] = mapped_column(
+        String(16), default=PaymentState.PENDING.value, server_default=PaymentState.PENDING.value
+    )
+    # The UPI reference (UTR) the customer gave: 12 digits.
+    utr: Mapped[str | None] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PLACED.value)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # When the order reached each later state (placed: created_at), and its payment's moments.
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

@@ -5,4 +5,4 @@ STOREFRONT_PREFIX = "/order"
 
 bp = Blueprint("storefront", __name__, url_prefix=STOREFRONT_PREFIX)
 
-from . import views  # noqa: E402,F401  (registers the routes on bp)
+from . import order_page, views  # noqa: E402,F401  (registers the routes on bp)

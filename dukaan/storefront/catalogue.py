@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template
 from markupsafe import Markup
 
-from .. import accounts, products
+from .. import accounts, pricing, products
 from ..models import Product, Vendor
 from ..storefront_cache import Storefront
 
@@ -15,7 +15,8 @@ def load(slug: str) -> Storefront | None:
     vendor = accounts.find(slug)
     if vendor is None:
         return None
-    return Storefront(vendor.slug, vendor.store_name, render(vendor, products.on_sale(vendor)))
+    return Storefront(vendor.slug, vendor.store_name, render(vendor, products.on_sale(vendor)),
+                      pricing.Terms.of(vendor))
 
 
 def render(

@@ -2,11 +2,15 @@ import re
 import unicodedata
 
 from werkzeug.datastructures import MultiDict
-from wtforms import Form, HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms import Form, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
 
 from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
+from ..payments import UTR_RULE
+from ..pricing import PAYMENT_METHODS
+from ..reviews import MAX_TEXT
 
 QTY_PREFIX = "qty-"
 # A store page sends one quantity per product on sale, zeros included.
@@ -44,9 +48,54 @@ class CheckoutForm(Form):
         "Delivery address", filters=[strip],
         validators=[DataRequired(), Length(max=500), storable],
     )
+    # Among the store's methods (orders.payment_for); its choices are the store's (set_methods).
+    payment = RadioField(
+        "How you will pay", choices=[], validate_choice=False,
+        validators=[Optional(), AnyOf(list(PAYMENT_METHODS), message="Choose cash on delivery or UPI.")],
+    )
     order_token = HiddenField(
         validators=[Optional(), Regexp(r"[A-Za-z0-9-]{1,64}\Z", message="Reload the page and try again.")]
     )
+
+
+class UtrForm(Form):
+    """The UPI reference (UTR) of a payment, from the customer's UPI app."""
+
+    utr = StringField(
+        "UPI reference (UTR)", filters=[strip],
+        validators=[InputRequired(UTR_RULE), Regexp(r"[0-9]{12}\Z", message=UTR_RULE)],
+        description="The 12-digit number your UPI app shows after paying.",
+    )
+
+
+RATING_RULE = "Choose a rating from 1 to 5."
+
+
+class ReviewForm(Form):
+    """A review of one product of a delivered order; ``product_id`` offers the lines not yet reviewed."""
+
+    product_id = SelectField(
+        "Product", choices=[], validate_choice=False,
+        validators=[InputRequired("Choose what you are reviewing."),
+                    Regexp(r"[0-9]{1,12}\Z", message="Choose what you are reviewing.")],
+    )
+    rating = RadioField(
+        "Rating", choices=[SelectChoice(str(n), f"{n} ★") for n in range(5, 0, -1)], validate_choice=False,
+        validators=[InputRequired(RATING_RULE), AnyOf([str(n) for n in range(1, 6)], message=RATING_RULE)],
+    )
+    text = TextAreaField(
+        "Your review (optional)", filters=[strip], validators=[Optional(), Length(max=MAX_TEXT), storable],
+    )
+
+
+def set_methods(form: CheckoutForm, terms) -> None:
+    """Offer the store's payment methods, the first chosen unless the customer chose."""
+    form.payment.choices = [
+        SelectChoice(m, PAYMENT_METHODS[m] + (f" (+₹{terms.cod_fee:,.2f})" if m == "cod" and terms.cod_fee else ""))
+        for m in terms.methods
+    ]
+    if form.payment.data not in terms.methods:
+        form.payment.data = terms.methods[0] if terms.methods else None
 
 
 def parse_quantities(formdata: MultiDict) -> tuple[dict[int, int], dict[int, str], dict[str, str]]:

@@ -1,15 +1,16 @@
-"""The customer's side: a store's page, placing an order, and the order's page."""
+"""The customer's side: a store's page, placing an order, the running total and the cart
+(the order's own page is in ``order_page``)."""
 
 import re
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
-from .. import accounts, carts, inventory, orders, products, storefront_cache
+from .. import accounts, carts, inventory, orders, pricing, products, storefront_cache
 from ..extensions import csrf
 from ..forms import whole_number
 from ..storefront_cache import Storefront
 from . import STOREFRONT_PREFIX, bp, catalogue
-from .forms import CheckoutForm, parse_quantities, typed_quantities
+from .forms import CheckoutForm, parse_quantities, set_methods, typed_quantities
 
 # The shape of the refs orders.place hands out (secrets.token_urlsafe).
 REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -65,9 +66,11 @@ def store(slug: str):
 
 def _render_store(front: Storefront, form: CheckoutForm | None = None,
                   errors: list[str] | None = None) -> str:
+    form = form or CheckoutForm()
+    set_methods(form, front.terms)
     return render_template(
         "storefront/store.html", slug=front.slug, store_name=front.store_name,
-        catalogue=front.catalogue, form=form or CheckoutForm(), errors=errors or [],
+        catalogue=front.catalogue, terms=front.terms, form=form, errors=errors or [],
     )
 
 
@@ -94,7 +97,10 @@ def place_order(slug: str):
         return _rejected(vendor, form, 422, errors, qty_errors)
     customer = orders.Customer(form.name.data, form.phone.data, form.address.data)
     try:
-        order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None, cart)
+        order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None, cart,
+                                       payment=form.payment.data or None)
+    except orders.StoreClosed as closed:
+        return _rejected(vendor, form, 409, [str(closed)], {})
     except orders.Refused as refused:
         return _rejected(vendor, form, 422, refused.messages, refused.problems)
     except orders.OutOfStock as shortage:
@@ -114,34 +120,14 @@ def _rejected(vendor, form, status: int, errors: list[str], problems: dict[int, 
     """The store page again, with what the customer typed and what went wrong."""
     front = Storefront(vendor.slug, vendor.store_name, catalogue.render(
         vendor, products.on_sale(vendor), quantities=typed_quantities(request.form), problems=problems,
-    ))
+    ), pricing.Terms.of(vendor))
     return make_response(_render_store(front, form, errors), status)
-
-
-@bp.get("/<slug>/<ref>")
-def order(slug: str, ref: str):
-    _require_slug_shape(slug)
-    if not REF_RE.fullmatch(ref):
-        abort(404)
-    if slug != slug.lower():
-        return _lowercase_redirect("storefront.order", slug, ref=ref)
-    vendor = accounts.find(slug)
-    found = orders.find_by_ref(vendor, ref) if vendor is not None else None
-    if found is None:
-        abort(404)
-    response = make_response(
-        render_template("storefront/order.html", order=found, store_name=vendor.store_name,
-                        slug=vendor.slug)
-    )
-    # The page shows the customer's name, phone and address: no cache may keep it.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
 
 
 @bp.get("/<slug>/total")
 def order_total(slug: str):
-    """The running total of the ``qty-<id>`` fields in the query string (htmx swaps it in).
+    """The running total of the ``qty-<id>`` fields in the query string, paid by ``payment``
+    (htmx swaps it in): goods, delivery, the cash fee and the total, from ``pricing``.
 
     Sessionless; what is short counts the visitor's own cart as theirs. Junk
     quantities are left out and named in the fragment: never a 500.
@@ -154,7 +140,8 @@ def order_total(slug: str):
     response = make_response(
         render_template(
             "storefront/_total.html",
-            quote=orders.quote(vendor, wanted, carts.find(vendor, request.cookies.get(carts.COOKIE))),
+            quote=orders.quote(vendor, wanted, request.args.get("payment"),
+                               carts.find(vendor, request.cookies.get(carts.COOKIE))),
             unreadable=bool(qty_errors or malformed),
         )
     )

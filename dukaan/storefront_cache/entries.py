@@ -1,7 +1,8 @@
 """Each store's catalogue entry in the shared cache (Redis), its version, and the fill lock.
 
 The entry is what a store page needs from the database (slug, store name,
-the catalogue as HTML), rendered once and kept for ``STOREFRONT_CACHE_TIMEOUT``.
+the catalogue as HTML, the store's selling terms as plain values), rendered
+once and kept for ``STOREFRONT_CACHE_TIMEOUT``.
 Each store also has a version, replaced on every change the page shows, and
 an entry is used only while the version it was stored under is current:
 a request that read the products just before a commit and stores them just
@@ -23,6 +24,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from ..extensions import cache
+from ..pricing import Terms
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ class Storefront:
     slug: str
     store_name: str
     catalogue: Markup
+    # Open or closed, payment methods, delivery and fees: what the page says about buying.
+    terms: Terms = Terms()
 
 
 # What the cache says of a store: one of these three.
@@ -83,13 +87,14 @@ def call(method: str, *args, quiet: bool = False, **kwargs):
 
 def lookup(slug: str) -> Lookup:
     entry, version = call("get_many", entry_key(slug), version_key(slug)) or (None, None)
-    if entry is None or len(entry) != 4 or entry[3] != version:
+    # An entry of another shape (stored by an older release) is a miss too.
+    if entry is None or len(entry) != 5 or entry[4] != version:
         return Miss(version)
     if entry[0] is None:
         return NoSuchStore()
     # The cache holds the catalogue as a plain string: mark it safe again,
     # or the page would show its HTML escaped.
-    return Hit(Storefront(entry[0], entry[1], Markup(entry[2])))
+    return Hit(Storefront(entry[0], entry[1], Markup(entry[2]), Terms(*entry[3])))
 
 
 def current_version(slug: str) -> str | None:
@@ -156,9 +161,9 @@ def _fill(slug: str, version: str | None, load: Loader) -> Storefront | None:
     front = load(slug)
     if front is None:
         # A sign-up under this name moves the version on.
-        entry, timeout = (None, None, None, version), config["STOREFRONT_MISSING_STORE_SECONDS"]
+        entry, timeout = (None, None, None, None, version), config["STOREFRONT_MISSING_STORE_SECONDS"]
     else:
-        entry = (front.slug, front.store_name, str(front.catalogue), version)
+        entry = (front.slug, front.store_name, str(front.catalogue), front.terms.as_tuple(), version)
         timeout = config["STOREFRONT_CACHE_TIMEOUT"]
     call("set", entry_key(slug), entry, timeout=timeout)
     return front

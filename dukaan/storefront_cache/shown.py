@@ -28,7 +28,7 @@ from flask import Flask
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from ..models import Product, Vendor
+from ..models import Product, Review, Vendor
 
 STALE = "dukaan.stale_storefronts"
 STALE_LATER = "dukaan.storefronts_stale_later"
@@ -58,7 +58,12 @@ class Shown:
 
 SHOWN: dict[type, Shown] = {
     Vendor: Shown(
-        attributes={"id": as_is, "username": as_is, "store_name": as_is},
+        attributes={
+            "id": as_is, "username": as_is, "store_name": as_is,
+            # The store's terms (pricing.Terms): open or closed, how to pay, delivery and fees.
+            "open": as_is, "accept_cod": as_is, "accept_upi": as_is, "delivery_fee": as_is,
+            "free_delivery_from": as_is, "min_order": as_is, "cod_fee": as_is,
+        },
         derived={"slug": ("username",)},
         vendor_id=lambda vendor: vendor.id,
         visible=lambda vendor: True,
@@ -70,10 +75,20 @@ SHOWN: dict[type, Shown] = {
             # Stock less the live holds of carts (inventory.free): the page says "held in
             # carts" at 0. Holds are Core writes, reported by inventory through updated().
             "free": in_stock,
+            # Its visible reviews' average and count, read with the products (reviews.rating_columns);
+            # a review added or hidden is reported by the Review entry below.
+            "rating": as_is,
         },
         derived={"in_stock": ("stock",), "discounted": ("price", "mrp")},
         vendor_id=lambda product: product.vendor_id,
         visible=lambda product: product.available,
+    ),
+    # Each product's average rating and count of visible reviews (reviews.ratings).
+    Review: Shown(
+        attributes={"product_id": as_is, "rating": as_is, "hidden": as_is},
+        derived={},
+        vendor_id=lambda review: review.vendor_id,
+        visible=lambda review: not review.hidden,
     ),
 }
 

@@ -1,8 +1,7 @@
 """customers, api tokens, the customer a cart belongs to
 
 Revision ID: 0007
-Revises: 0004 (written beside 0005/0006 of the store settings: re-point down_revision to
-the head when both land)
+Revises: 0006
 Create Date: 2026-11-30 09:39:12.448146
 
 """
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0004'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -673,3 +673,119 @@ def fill_details(page: Page, name: str, phone: str, address: str) -> None:
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Phone").fill(phone)
     page.get_by_label("Delivery address").fill(address)
+
+
+# --- paying, following the order, reviewing (issue 12) ---------------------------------
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_settings_upi_payment_delivery_and_a_review(open_session, live_server, size):
+    """The vendor sets up delivery and UPI; a customer pays by UPI and gives the UTR; the
+    vendor marks it paid and delivers; the customer's open page follows and takes a review."""
+    username = f"upi-{size}"
+    with live_server.app.app_context():
+        from dukaan import accounts
+        from dukaan.models import Product
+
+        vendor_row = accounts.create_vendor(username, "Chai Point", "chai-point-2024")
+        db.session.add(Product(vendor=vendor_row, name="Assam tea (500 g)", price=Decimal("90.00"), stock=20))
+        db.session.commit()
+
+    # The vendor's settings: a mistake shown inline, then saved in place.
+    vendor = open_session(size)
+    page = vendor.page
+    vendor.go("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("chai-point-2024")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Store settings")
+    page.get_by_label("WhatsApp number").fill("98765 43210")
+    page.get_by_label("Take UPI payments").check()
+    page.get_by_label("UPI ID").fill("chaipoint")
+    page.get_by_label("Delivery fee (₹)", exact=True).fill("30")
+    page.get_by_label("Free delivery from (₹)").fill("500")
+    page.get_by_label("Minimum order (₹)").fill("100")
+    page.get_by_label("Cash on delivery fee (₹)").fill("20")
+    vendor.mark()
+    with vendor.watch.expecting(422):
+        page.get_by_role("button", name="Save settings").click()
+        expect(page.locator("#upi_id-error")).to_contain_text("Enter a UPI ID like yourname@okhdfcbank")
+    expect(page.get_by_label("Cash on delivery fee (₹)")).to_have_value("20")
+    vendor.shot("30-settings-error")
+    page.get_by_label("UPI ID").fill("chaipoint@okhdfcbank")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings-form")).to_contain_text("Saved your store's settings.")
+    expect(page.get_by_label("WhatsApp number")).to_have_value("+919876543210")
+    vendor.assert_not_reloaded()
+    vendor.shot("31-settings-saved")
+
+    # The customer: delivery terms, the minimum, the cash fee, then UPI.
+    customer = open_session(size)
+    shop = customer.page
+    customer.go(f"/order/{username}")
+    expect(shop.locator("#paying")).to_contain_text("Delivery: ₹30.00, free on orders of ₹500.00 or more.")
+    tea = shop.locator(".item", has_text="Assam tea (500 g)")
+    tea.get_by_role("button", name="One more Assam tea (500 g)").click()
+    expect(shop.locator("#order-total")).to_contain_text("Add ₹10.00 more to order: the minimum is ₹100.00.")
+    tea.get_by_role("button", name="One more Assam tea (500 g)").click()
+    expect(shop.locator("#order-total .amount")).to_have_text(money("230"))  # 180 + 30 delivery + 20 cash
+    shop.get_by_label("UPI", exact=True).check()
+    expect(shop.locator("#order-total .amount")).to_have_text(money("210"))
+    customer.shot("32-store-terms-upi")
+    shop.get_by_label("Your name").fill("Meera Joshi")
+    shop.get_by_label("Phone").fill("9876543210")
+    shop.get_by_label("Delivery address").fill("12 MG Road, Pune")
+    shop.get_by_role("button", name="Place order").click()
+    expect(shop.get_by_role("heading", level=1)).to_have_text("Order #1")
+
+    # How to pay: a QR code and a link for the phone's UPI app; a UTR claims it.
+    expect(shop.locator("svg.upi-qr")).to_be_visible()
+    link = shop.get_by_role("button", name="Pay with a UPI app").get_attribute("href")
+    assert link.startswith("upi://pay?pa=chaipoint@okhdfcbank&pn=Chai%20Point&am=210.00&cu=INR&tn=Order%20%231")
+    expect(shop.get_by_role("link", name="Send this order to the store on WhatsApp")).to_have_attribute(
+        "href", re.compile(r"^https://wa\.me/919876543210\?text="))
+    customer.shot("33-order-pay-by-upi")
+    customer.mark()
+    shop.get_by_label("UPI reference (UTR)").fill("4123")
+    with customer.watch.expecting(422):
+        shop.get_by_role("button", name="I have paid").click()
+        expect(shop.locator("#utr-error")).to_contain_text("12-digit")
+    shop.get_by_label("UPI reference (UTR)").fill("412345678901")
+    shop.get_by_role("button", name="I have paid").click()
+    expect(shop.locator(".payment")).to_contain_text("Payment claimed (UPI reference 412345678901)")
+    customer.assert_not_reloaded()
+    customer.shot("34-order-payment-claimed")
+
+    # The vendor sees the claim, marks it paid, and delivers.
+    vendor.go("/dashboard/orders")
+    row = page.locator("#order-list tr[data-number='1']")
+    expect(row).to_contain_text("Payment claimed")
+    expect(row).to_contain_text("UTR 412345678901")
+    expect(row.get_by_role("link", name="Message the customer")).to_have_attribute(
+        "href", re.compile(r"^https://wa\.me/919876543210\?text="))
+    vendor.shot("35-orders-payment-claimed")
+    row.get_by_role("button", name="Mark paid").click()
+    expect(row.locator("td.payment")).to_contain_text("UPI: Paid")
+    for step, status in (("Confirm", "Confirmed"), ("Mark shipped", "Shipped"), ("Mark delivered", "Delivered")):
+        row.get_by_role("button", name=step).click()
+        expect(row.locator("span.status")).to_have_text(status)
+    vendor.shot("36-orders-paid-delivered")
+
+    # The customer's open page follows by itself, then takes a review.
+    expect(shop.locator(".status strong")).to_have_text("Delivered")
+    expect(shop.locator(".payment")).to_contain_text("UPI: Paid")
+    customer.assert_not_reloaded()
+    review = shop.locator("#review-form")
+    review.get_by_label("5 ★").check()
+    review.get_by_label("Your review (optional)").fill("Strong and fresh. <b>Lovely</b>")
+    review.get_by_role("button", name="Post review").click()
+    expect(shop.locator("ul.reviews")).to_contain_text("Assam tea (500 g): ★★★★★ Strong and fresh. <b>Lovely</b>")
+    expect(shop.locator("#review-form")).to_have_count(0)
+    customer.shot("37-order-delivered-reviewed")
+
+    # The store page shows the rating at once.
+    customer.go(f"/order/{username}")
+    expect(shop.locator(".item", has_text="Assam tea (500 g)").locator(".rating")).to_contain_text("5.0")
+    expect(shop.locator(".item", has_text="Assam tea (500 g)").locator(".rating")).to_contain_text("(1 review)")
+    customer.shot("38-store-rated")

@@ -20,7 +20,7 @@ from helpers import PG_URL, TEST_DB, make_app
 # Per test session (TEST_DB_NAME), so two sessions on one server do not drop each other's.
 MIGRATIONS_DB = f"{TEST_DB}_migrations"
 WHEN = datetime(2024, 1, 1, tzinfo=timezone.utc)
-TABLES = {"vendors", "products", "orders", "order_lines", "outbox", "sent_mail"}
+TABLES = {"vendors", "products", "orders", "order_lines", "outbox", "sent_mail", "reviews"}
 
 
 @pytest.fixture
@@ -106,6 +106,17 @@ def _assert_constraints_hold():
                           "created_at": WHEN}),
         (insert(Vendor), {"username": "ravi", "store_name": "R", "password_hash": "x",
                           "created_at": WHEN}),
+        # Store settings: a payment method, a UPI ID for UPI, non-negative money, E.164.
+        (insert(Vendor), {"username": "nopay", "store_name": "R", "password_hash": "x", "created_at": WHEN,
+                          "accept_cod": False, "accept_upi": False}),
+        (insert(Vendor), {"username": "upi", "store_name": "R", "password_hash": "x", "created_at": WHEN,
+                          "accept_upi": True}),
+        (insert(Vendor), {"username": "fee", "store_name": "R", "password_hash": "x", "created_at": WHEN,
+                          "delivery_fee": -1}),
+        (insert(Vendor), {"username": "codfee", "store_name": "R", "password_hash": "x", "created_at": WHEN,
+                          "cod_fee": -1}),
+        (insert(Vendor), {"username": "phone", "store_name": "R", "password_hash": "x", "created_at": WHEN,
+                          "whatsapp": "9876543210"}),
         (insert(Product), {"vendor_id": 1, "name": "P", "price": 10, "stock": -1,
                            "created_at": WHEN}),
         (insert(Product), {"vendor_id": 1, "name": "P", "price": 0, "stock": 1,
@@ -144,6 +155,31 @@ def test_autogenerate_would_notice_a_model_change(fresh_postgres):
             diff = differences(app, changed)
             assert [(d[0], d[3].name) for d in diff] == [("add_column", "loyalty_points")]
             assert differences(app) == []
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_orders_placed_before_charges_existed_cost_their_goods(fresh_sqlite):
+    """0006 gives every older order a subtotal equal to its total, no charges, cash, pending."""
+    app = make_app(fresh_sqlite, None)
+    with app.app_context():
+        try:
+            upgrade(revision="0005")
+            with db.engine.begin() as conn:
+                conn.execute(text("INSERT INTO vendors (username, store_name, password_hash, created_at) "
+                                  "VALUES ('ravi', 'Ravi', 'x', '2024-01-01')"))
+                conn.execute(text("INSERT INTO orders (vendor_id, number, ref, customer_name, phone, address, "
+                                  "total, status, created_at, updated_at) VALUES (1, 1, 'r1', 'A', '9876543210', "
+                                  "'X', 120.50, 'placed', '2024-01-01', '2024-01-01')"))
+            upgrade()
+            with db.engine.connect() as conn:
+                row = conn.execute(text("SELECT subtotal, delivery_fee, cod_fee, total, payment_method, "
+                                        "payment_state FROM orders")).one()
+            from decimal import Decimal
+
+            assert [Decimal(str(v)) for v in row[:4]] == [Decimal("120.5"), 0, 0, Decimal("120.5")]
+            assert tuple(row[4:]) == ("cod", "pending")
         finally:
             db.session.remove()
             db.engine.dispose()

@@ -344,8 +344,10 @@ def test_total_of_an_unknown_store_is_404(client, store, path):
 
 
 def test_store_page_asks_for_the_total_without_personal_details(client, store):
-    """The total's request carries only the quantities, never the customer's details."""
+    """The total's request carries only the quantities and the payment choice, never the
+    customer's details; a change of payment asks again."""
     html = client.get("/order/ravi").get_data(as_text=True)
     assert 'hx-get="/order/ravi/total"' in html
-    assert "hx-include=\".items input[name^='qty-']\"" in html
+    assert "hx-include=\".items input[name^='qty-'], #payment input[name='payment']\"" in html
+    assert 'hx-trigger="input delay:250ms from:.items, change from:#payment"' in html
     assert 'hx-params="not name,phone,address,order_token"' in html
