@@ -81,6 +81,9 @@
 
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target !== cartBox()) return;
+    // Quantities chosen before the cart first arrived are the visitor's latest choice:
+    // they go to the cart rather than give way to it.
+    var first = !cartOn();
     document.documentElement.classList.add("has-cart");
     var held = {};
     var lines = cartBox().querySelectorAll("[data-product]");
@@ -92,6 +95,12 @@
       var productId = inputs[j].name.slice(4);
       if (cartTimers[productId]) continue;  // a newer choice is on its way
       var quantity = held[productId] || "0";
+      if (first && inputs[j].value !== "" && inputs[j].value !== "0" && inputs[j].value !== quantity) {
+        sendCartChange(inputs[j]);
+        var chosen = inputs[j].closest(".item");
+        if (chosen) chosen.classList.add("in-cart");
+        continue;
+      }
       inputs[j].value = quantity;
       var item = inputs[j].closest(".item");
       if (item) item.classList.toggle("in-cart", quantity !== "0");

@@ -726,7 +726,7 @@ def test_settings_upi_payment_delivery_and_a_review(open_session, live_server, s
     customer.go(f"/order/{username}")
     expect(shop.locator("#paying")).to_contain_text("Delivery: ₹30.00, free on orders of ₹500.00 or more.")
     tea = shop.locator(".item", has_text="Assam tea (500 g)")
-    tea.get_by_role("button", name="One more Assam tea (500 g)").click()
+    add_to_cart(tea, "Assam tea (500 g)")
     expect(shop.locator("#order-total")).to_contain_text("Add ₹10.00 more to order: the minimum is ₹100.00.")
     tea.get_by_role("button", name="One more Assam tea (500 g)").click()
     expect(shop.locator("#order-total .amount")).to_have_text(money("230"))  # 180 + 30 delivery + 20 cash

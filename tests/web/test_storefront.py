@@ -349,5 +349,5 @@ def test_store_page_asks_for_the_total_without_personal_details(client, store):
     html = client.get("/order/ravi").get_data(as_text=True)
     assert 'hx-get="/order/ravi/total"' in html
     assert "hx-include=\".items input[name^='qty-'], #payment input[name='payment']\"" in html
-    assert 'hx-trigger="input delay:250ms from:.items, change from:#payment"' in html
+    assert 'hx-trigger="input delay:250ms from:.items, change from:#payment, cart-changed from:body"' in html
     assert 'hx-params="not name,phone,address,order_token"' in html
