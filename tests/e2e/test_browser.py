@@ -669,6 +669,39 @@ def test_a_lapsed_hold_says_what_is_left_and_checks_out(open_session, live_serve
         live_server.app.config["CART_HOLD_MINUTES"] = 15
 
 
+@pytest.mark.parametrize("size", ["phone"])
+def test_a_quantity_chosen_before_the_cart_arrives_goes_to_the_cart(open_session, live_server, size):
+    """On a slow network the page can be tapped before the visitor's cart has loaded: that
+    choice is sent to the cart, not reset to what the (empty) cart held."""
+    name = "Kesar kulfi (box of 4)"
+    with live_server.app.app_context():
+        from dukaan import accounts
+        from dukaan.models import Product
+
+        vendor = accounts.create_vendor("slow-kulfi", "Slow Kulfi", "kulfi-pass-1")
+        db.session.add(Product(vendor=vendor, name=name, price=Decimal("240"), stock=9))
+        db.session.commit()
+    customer = open_session(size)
+    page = customer.page
+    arrived = []
+
+    def slow_cart(route):
+        if route.request.method == "GET" and not arrived:
+            page.wait_for_timeout(1500)
+            arrived.append(True)
+        route.continue_()
+
+    page.route("**/order/slow-kulfi/cart", slow_cart)
+    customer.go("/order/slow-kulfi")
+    card = page.locator(".item", has_text=name)
+    card.get_by_role("button", name=f"One more {name}").click()  # the cart is not here yet
+    card.get_by_role("button", name=f"One more {name}").click()
+    expect(page.locator(f"#cart-line-{_card_id(card)} .qty")).to_have_text("2")
+    expect(card.get_by_label("Quantity")).to_have_value("2")
+    expect(page.locator("#order-total .amount")).to_have_text(money("480"))
+    assert arrived == [True]
+
+
 def fill_details(page: Page, name: str, phone: str, address: str) -> None:
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Phone").fill(phone)
