@@ -67,10 +67,6 @@ class Settings:
     cod_fee: Decimal | None
     open: bool
 
-    @classmethod
-    def of(cls, vendor: Vendor) -> Settings:
-        return cls(**{f.name: getattr(vendor, f.name) for f in fields(cls)})
-
 
 def check(settings: Settings) -> None:
     """Raise ``SettingsError`` for settings that do not fit together: no payment method, or

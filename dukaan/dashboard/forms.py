@@ -176,8 +176,11 @@ class ExportForm(OrderFilterForm):
 
 
 def _optional_text(value):
+    """Stripped text, or None for nothing typed (an optional setting left empty)."""
     value = strip(value)
-    return value or None if isinstance(value, str) else value
+    if isinstance(value, str) and not value:
+        return None
+    return value
 
 
 class Checkbox(BooleanField):
