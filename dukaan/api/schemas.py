@@ -213,7 +213,8 @@ class OrderIn(Schema):
     store = String(required=True, validate=Length(1, 100), metadata={"description": "The store's slug.",
                                                                      "example": "ravi"})
     lines = List(Nested(OrderLineIn), validate=Length(1, MAX_LINES), metadata={
-        "description": "What to order, each product once; or send `cart` instead."})
+        "description": "What to order, each product once; or send `cart` instead.",
+        "example": [{"product_id": 1, "quantity": 2}]})
     cart = WholeNumber(strict=True, validate=Range(1, MAX_ID), metadata={
         "description": "Order what one of your carts at the store holds (the cart is gone once the "
                        "order is placed); or send `lines` instead."})
@@ -224,6 +225,9 @@ class OrderIn(Schema):
     address = Text(required=True, validate=Length(1, 500), metadata={"example": "12 MG Road, Pune 411001"})
     payment = String(validate=OneOf(PAYMENT_METHODS), metadata={
         "description": "`cod` (cash on delivery) or `upi`; default: the store's."})
+
+    # What _lines_or_cart checks, said in the document (dukaan.api.document).
+    JSON_SCHEMA = {"oneOf": [{"required": ["lines"]}, {"required": ["cart"]}]}
 
     @validates_schema
     def _lines_or_cart(self, data, **kwargs):
