@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from apiflask.exceptions import HTTPError
+from sqlalchemy import func, select
 
 from .. import orders, products
 from ..extensions import db
@@ -21,6 +22,8 @@ REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # An order shows the customer's name, phone and address: no cache may keep it.
 PRIVATE = {"Cache-Control": "no-store"}
 NO_ORDER = "You have no such order."
+# The first key of the advisory locks that order from one cart at a time (the cart's id is the second).
+CART_LOCKS = 1308
 
 
 def _shown(order: Order, slug: str) -> dict:
@@ -110,8 +113,17 @@ def _place(vendor: Vendor, customer, body: dict, token: str, taken_over: bool) -
 
 
 def _own_cart(vendor: Vendor, customer_id: int, cart_id: int) -> Cart:
-    """The customer's cart ``cart_id`` at ``vendor``'s store with something in it, or a 422."""
-    cart = db.session.get(Cart, cart_id)
+    """The customer's cart ``cart_id`` at ``vendor``'s store with something in it, or a 422.
+
+    On PostgreSQL the cart is ordered from by one request at a time, until its order is
+    committed or refused: a second order from it (another device, another key) then finds
+    it gone. ``orders.place`` reads a cart it does not lock, and would otherwise take its
+    units a second time from what is free and fail to delete it again.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        # A lock of the transaction: orders.place's commit or rollback lets go of it.
+        db.session.execute(select(func.pg_advisory_xact_lock(CART_LOCKS, cart_id)))
+    cart = db.session.scalar(select(Cart).where(Cart.id == cart_id).execution_options(populate_existing=True))
     if cart is None or cart.customer_id != customer_id or cart.vendor_id != vendor.id:
         raise invalid("cart", "You have no such cart at this store.")
     if not any(line.quantity for line in cart.lines):

@@ -401,3 +401,31 @@ def test_twenty_concurrent_requests_with_one_key_make_one_order(app, shop, asha)
     # Those told to wait get the order when they retry.
     again = order(clients[0], asha, body((shop["pickle"], 2), (shop["chai"], 1)))
     assert (again.status_code, again.headers["Idempotent-Replayed"], again.json["ref"]) == (201, "true", placed_now[0])
+
+
+@pytest.mark.postgres
+def test_two_keys_ordering_one_cart_at_once_make_one_order(app, shop, asha):
+    """Two orders from the same cart under different keys (two devices, say): the cart's
+    units are ordered once; the other request finds the cart gone."""
+    setup = app.test_client()
+    cart = setup.post("/api/v1/carts", json={"store": "ravi"}, headers=asha).json["id"]
+    setup.put(f"/api/v1/carts/{cart}/lines/{shop['pickle']}", json={"quantity": 4}, headers=asha)
+    clients = [app.test_client() for _ in range(6)]
+    barrier = threading.Barrier(6)
+    results: list = [None] * 6
+
+    def run(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = order(clients[i], asha, {"store": "ravi", "cart": cart, "address": ADDRESS},
+                               key=f"device-{i}").status_code
+        except BaseException as error:  # reported by the test, not by the thread
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    join_all(threads, 60)
+    assert sorted(map(str, results)) == ["201"] + ["422"] * 5, results
+    assert order_count(app) == 1
+    assert stock(app, shop["pickle"]) == 6
