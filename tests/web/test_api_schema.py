@@ -69,8 +69,13 @@ def logged_in(client, shop) -> dict[str, str]:
 def _count_cases():
     yield
     if ran:
-        cases = sum(sum(statuses.values()) for statuses in ran.values())
-        FIGURES.append(f"schemathesis: {cases} cases over {len(ran)} API operations, none failed")
+        by_class: dict[str, int] = {}
+        for statuses in ran.values():
+            for status, count in statuses.items():
+                by_class[f"{status // 100}xx"] = by_class.get(f"{status // 100}xx", 0) + count
+        answers = ", ".join(f"{count} {name}" for name, count in sorted(by_class.items()))
+        FIGURES.append(f"schemathesis: {sum(by_class.values())} cases checked over {len(ran)} API operations "
+                       f"({answers})")
 
 
 def _ours(value, product=False):
