@@ -42,8 +42,9 @@ def _shown(order: Order, slug: str) -> dict:
 @bp.input(OrderIn, arg_name="body")
 @bp.output(OrderOut, status_code=201, headers=PlacedHeaders)
 @bp.doc(tags=["Orders"], responses={
-    409: "Fewer units are free than ordered (`detail.shortages` says how many of each), or a request "
-         "with this Idempotency-Key is still placing the order (`Retry-After`)",
+    409: "Fewer units are free than ordered (`detail.shortages` says how many of each), the store "
+         "takes no orders now, or a request with this Idempotency-Key is still placing the order "
+         "(`Retry-After`)",
     422: "Invalid input; a rule of the order refused it; or the Idempotency-Key was first sent with "
          "another body",
 })
@@ -108,6 +109,8 @@ def _place(vendor: Vendor, customer, body: dict, token: str, taken_over: bool) -
             raise invalid("lines", f"The store has no product {', '.join(map(str, unknown))}.") from None
         raise HTTPError(409, str(short), detail={"shortages": [
             {"product_id": s.product_id, "name": s.name, "available": s.left} for s in short.shortages]}) from None
+    except orders.OrderError as refused:  # any other refusal of the store's now (a closed store)
+        raise HTTPError(409, str(refused)) from None
     except ValueError:  # no units at all: the cart's lines were cut to nothing meanwhile
         raise invalid(field, "Your cart is empty.") from None
 

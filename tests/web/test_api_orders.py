@@ -268,6 +268,22 @@ def test_a_rule_of_the_order_refuses_it_with_422(app, client, shop, asha):
     assert claims_left(app) == 0 and stock(app, shop["pickle"]) == 10
 
 
+def test_any_other_refusal_of_the_store_is_409_and_frees_the_key(app, client, shop, asha, monkeypatch):
+    from dukaan import orders
+
+    class Closed(orders.OrderError):
+        pass
+
+    def closed(*args, **kwargs):
+        raise Closed("Ravi's Store is closed for now.")
+
+    monkeypatch.setattr(orders, "place", closed)
+    response = order(client, asha, body((shop["pickle"], 1)))
+    assert response.status_code == 409
+    assert response.json["message"] == "Ravi's Store is closed for now."
+    assert claims_left(app) == 0 and stock(app, shop["pickle"]) == 10
+
+
 @pytest.mark.parametrize("json, field", [
     ({"store": "ravi", "address": ADDRESS}, "lines"),
     ({"store": "ravi", "address": ADDRESS, "cart": 1, "lines": [{"product_id": 1, "quantity": 1}]}, "cart"),
