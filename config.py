@@ -104,6 +104,9 @@ class Config:
         # How long a process sends a product list it read without reading the stock again
         # (dukaan.api.listing); any other change shows at once.
         self.API_PRODUCTS_TRUST_SECONDS = min(float(env.get("API_PRODUCTS_TRUST_SECONDS", "0.5")), 1.0)
+        # A request placing an order under an Idempotency-Key that has not finished after this
+        # long is presumed dead: a retry with the key takes over (dukaan.api.claims).
+        self.API_ORDER_LEASE_SECONDS = float(env.get("API_ORDER_LEASE_SECONDS", "30"))
         # OWASP's minimum for scrypt is N=2^17, r=8, p=1.
         self.PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
         # The store page's caches (dukaan.storefront_cache).

@@ -49,6 +49,10 @@ class NotEnough(Exception):
         super().__init__(f"Only {available} available." if available else "0 available right now.")
 
 
+class CartGone(Exception):
+    """The cart an order was to be taken from was ordered (or deleted) meanwhile."""
+
+
 class OverLimit(Exception):
     """A cart asked to hold more of a product than one order may take (``limit``)."""
 
@@ -157,6 +161,7 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     """Take ``wanted`` (product id, units) from ``vendor_id``'s products on sale, for an order
     from ``cart`` (whose own holds, live or lapsed, do not stand in its way).
 
+    Raises ``CartGone`` when ``cart`` was ordered or deleted meanwhile.
     Returns what was taken and the ids that could not be: the products gone or
     hidden, or else those with fewer free than wanted. With any of those nothing
     is taken and the caller must roll back. ``check`` sees the locked rows (id to
@@ -166,6 +171,12 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     session = db.session
     ids = sorted(pid for pid, _ in wanted)
     rows = _lock(ids)
+    # Then the cart's row (products first, as a hold does): a second checkout of the same
+    # cart (another tab) waits here for the first, and then finds the cart gone with it.
+    if cart is not None and session.execute(
+        select(Cart.id).where(Cart.id == cart.id).with_for_update()
+    ).first() is None:
+        raise CartGone()
     gone = [pid for pid in ids if rows.get(pid) is None or rows[pid].vendor_id != vendor_id
             or not rows[pid].available]
     if gone:

@@ -5,6 +5,7 @@ Stock moves through ``dukaan.inventory``; this module decides when.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from . import inventory, jobs, pricing, products
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, PaymentState, Product, Vendor, commit_keeping_loaded, utcnow
 
+# The shape of the refs ``place`` hands out (secrets.token_urlsafe): anything else names no order.
+REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
 # Different products in one order: the work done under the store's lock is bounded by it.
@@ -91,6 +94,14 @@ class OutOfStock(OrderError):
 
 class IllegalTransition(OrderError):
     pass
+
+
+class CartOrdered(OrderError):
+    """The cart was ordered meanwhile (another tab or device): nothing more was taken."""
+
+    def __init__(self):
+        super().__init__("This cart has just been ordered (from another tab or device), so nothing more "
+                         "was ordered. Look for the order's page there.")
 
 
 class StoreClosed(OrderError):
@@ -212,8 +223,8 @@ def place(
     Raises ``OutOfStock`` (nothing taken) when a product is unavailable, gone
     or short of stock, ``Refused`` when the order breaks a rule of its own
     (``check``, the store's minimum order, a payment method it does not take),
-    ``StoreClosed`` when the store is closed, and ``ValueError`` for an order
-    with no units.
+    ``StoreClosed`` when the store is closed, ``CartOrdered`` when ``cart`` was
+    ordered meanwhile, and ``ValueError`` for an order with no units.
     """
     if cart is not None:
         quantities = {line.product_id: line.quantity for line in cart.lines}
@@ -241,6 +252,9 @@ def place(
         except OrderError:
             session.rollback()
             raise
+        except inventory.CartGone:
+            session.rollback()
+            raise CartOrdered() from None
         if short:
             session.rollback()
             raise OutOfStock(shortages(vendor, short, cart))

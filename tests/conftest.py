@@ -113,6 +113,11 @@ def pytest_collection_modifyitems(config, items):
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid}: every test lives in one of {', '.join(TIERS)}")
         item.add_marker(getattr(pytest.mark, tier))
+        # schemathesis 4.32 on pytest 9.2 gives every API operation's test one node id: name
+        # each by its operation, so that reports, -k and pytest-xdist tell them apart.
+        label = getattr(item, "operation_label", None)
+        if label and item._id.params is None:
+            item._id = item._id.with_params(label)
         for name in ("postgres", "redis", "rabbitmq"):
             if item.get_closest_marker(name) and _servers[name]:
                 item.add_marker(pytest.mark.skip(reason=_servers[name]))

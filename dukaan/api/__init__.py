@@ -15,7 +15,7 @@ API_PREFIX = "/api/v1"
 
 bp = APIBlueprint("api", __name__, url_prefix=API_PREFIX)
 
-from . import carts, customers, docs, stores  # noqa: E402,F401  (register the routes on bp)
+from . import carts, customers, docs, orders, stores  # noqa: E402,F401  (register the routes on bp)
 
 
 def register(app: APIFlask) -> None:
@@ -32,7 +32,9 @@ def register(app: APIFlask) -> None:
         TAGS=[{"name": "Customers", "description": "Register; your account and password."},
               {"name": "Tokens", "description": "Log in and out."},
               {"name": "Stores", "description": "A store and its products: no token needed."},
-              {"name": "Carts", "description": "Units held for you while you choose."}],
+              {"name": "Carts", "description": "Units held for you while you choose."},
+              {"name": "Orders", "description": "Place an order (once, however often it is retried); "
+                                                "your order history."}],
         HTTP_ERROR_SCHEMA=errors.ErrorSchema,
         VALIDATION_ERROR_SCHEMA=errors.ErrorSchema,
         INFO={"description": "Browse a store's products, hold them in a cart, order, and see "

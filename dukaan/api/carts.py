@@ -10,10 +10,8 @@ from ..extensions import db
 from ..models import Cart, Vendor
 from . import bp, listing
 from .auth import auth
-from .schemas import CartIn, CartOut, QuantityIn
+from .schemas import MAX_ID, CartIn, CartOut, QuantityIn
 
-# PostgreSQL's integer: a larger id in a path would be an error, not an empty result.
-MAX_ID = 2**31 - 1
 NO_CART = "You have no such cart."
 
 

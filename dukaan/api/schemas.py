@@ -8,9 +8,9 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Email, Integer, List, Nested, String
 from apiflask.fields import Decimal as DecimalField
 from apiflask.validators import Length, OneOf, Range, Regexp
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validates_schema
 
-from ..orders import MAX_QUANTITY
+from ..orders import MAX_LINES, MAX_QUANTITY
 from ..products import MAX_PRICE as MAX_MONEY
 
 
@@ -60,6 +60,9 @@ class Money(DecimalField):
 
 # The document carries the pattern to apps, so it must read the same in JavaScript: no \Z,
 # and (?![\s\S]) rather than $, which Python lets end before a trailing newline.
+# PostgreSQL's integer: a larger id is no row's, and must not reach a query (an error there).
+MAX_ID = 2**31 - 1
+
 PHONE = Regexp(r"^\+?[0-9]{10,15}(?![\s\S])", error="A phone number of 10 to 15 digits, optionally after a +.")
 
 
@@ -184,3 +187,98 @@ class CartOut(Schema):
     lapsed = Boolean(required=True, metadata={"description": "The hold has ended; ordering takes what is "
                                                              "still free."})
     gone = Integer(required=True, metadata={"description": "Lines of products no longer on sale (left out)."})
+
+
+# --- orders ---------------------------------------------------------------------------
+
+PAYMENT_METHODS = ("cod", "upi")
+# The key's characters: printable ASCII without spaces (a UUID, say), so that it survives
+# every HTTP stack unchanged.
+IDEMPOTENCY_KEY = Regexp(r"^[!-~]{1,255}(?![\s\S])", error="1 to 255 printable ASCII characters, no spaces.")
+
+
+class IdempotencyHeaders(Schema):
+    idempotency_key = String(required=True, data_key="Idempotency-Key", validate=IDEMPOTENCY_KEY, metadata={
+        "description": "A new random value (a UUID) for each order the customer means to place; "
+                       "the same value when retrying that order. Kept per customer.",
+        "example": "5f0c6a7e-1b7e-4c1e-9a57-6c1c2f9e8d11"})
+
+
+class OrderLineIn(Schema):
+    product_id = WholeNumber(required=True, strict=True, validate=Range(1, MAX_ID))
+    quantity = WholeNumber(required=True, strict=True, validate=Range(1, MAX_QUANTITY))
+
+
+class OrderIn(Schema):
+    store = String(required=True, validate=Length(1, 100), metadata={"description": "The store's slug.",
+                                                                     "example": "ravi"})
+    lines = List(Nested(OrderLineIn), validate=Length(1, MAX_LINES), metadata={
+        "description": "What to order, each product once; or send `cart` instead.",
+        "example": [{"product_id": 1, "quantity": 2}]})
+    cart = WholeNumber(strict=True, validate=Range(1, MAX_ID), metadata={
+        "description": "Order what one of your carts at the store holds (the cart is gone once the "
+                       "order is placed); or send `lines` instead."})
+    name = Text(validate=Length(1, 100), metadata={"description": "Default: your account's name.",
+                                                   "example": "Asha Rao"})
+    phone = String(validate=PHONE, metadata={"description": "Default: your account's phone.",
+                                             "example": "9876543210"})
+    address = Text(required=True, validate=Length(1, 500), metadata={"example": "12 MG Road, Pune 411001"})
+    payment = String(validate=OneOf(PAYMENT_METHODS), metadata={
+        "description": "`cod` (cash on delivery) or `upi`; default: the store's."})
+
+    # What _lines_or_cart checks, said in the document (dukaan.api.document).
+    JSON_SCHEMA = {"oneOf": [{"required": ["lines"]}, {"required": ["cart"]}]}
+
+    @validates_schema
+    def _lines_or_cart(self, data, **kwargs):
+        if ("lines" in data) == ("cart" in data):
+            message = "Send either lines or a cart." if "lines" in data else "Send lines or a cart."
+            raise ValidationError({"lines": [message], "cart": [message]})
+        products = [line["product_id"] for line in data.get("lines", ())]
+        if len(set(products)) != len(products):
+            raise ValidationError("Name each product once.", "lines")
+
+
+class OrderLineOut(Schema):
+    product_id = Integer(required=True, allow_none=True, metadata={
+        "description": "Null when the store has deleted the product since."})
+    name = String(required=True, metadata={"description": "As it was when ordered."})
+    price = String(required=True, metadata={"description": "Rupees a unit, as it was when ordered.",
+                                            "example": "120.00"})
+    quantity = Integer(required=True)
+    subtotal = String(required=True, metadata={"example": "240.00"})
+
+
+class OrderOut(Schema):
+    ref = String(required=True, metadata={"description": "The order's reference: `GET /api/v1/orders/{ref}`."})
+    number = Integer(required=True, metadata={"description": "The order's number at its store (#1042)."})
+    store = String(required=True, metadata={"description": "The store's slug."})
+    status = String(required=True, validate=OneOf(["placed", "confirmed", "shipped", "delivered", "cancelled"]))
+    total = String(required=True, metadata={"description": "Rupees.", "example": "240.00"})
+    created_at = DateTime(required=True)
+    name = String(required=True)
+    phone = String(required=True)
+    address = String(required=True)
+    lines = List(Nested(OrderLineOut), required=True)
+
+
+class PlacedHeaders(Schema):
+    replayed = String(data_key="Idempotent-Replayed", metadata={
+        "description": "`true`: this key placed the order before; this is that order again."})
+
+
+class OrdersQuery(Schema):
+    page = WholeNumber(load_default=1, validate=Range(1, MAX_PAGE))
+    per_page = WholeNumber(load_default=20, validate=Range(1, 100))
+
+
+class OrderPage(Schema):
+    items = List(Nested(OrderOut), required=True)
+    page = Integer(required=True)
+    per_page = Integer(required=True)
+    total = Integer(required=True, metadata={"description": "Your orders, on every page."})
+
+
+class PageHeaders(Schema):
+    link = String(data_key="Link", metadata={"description": "The first, prev, next and last pages (RFC 8288)."})
+    total = Integer(data_key="X-Total-Count", metadata={"description": "Your orders, on every page."})

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from apiflask.exceptions import HTTPError
-from flask import make_response, request, url_for
+from flask import make_response, request
 
-from . import bp, listing
+from . import bp, listing, paging
 from .schemas import ListHeaders, ProductPage, ProductsQuery, StoreOut
 
 NO_STORE = "There is no store at this link."
@@ -49,20 +47,6 @@ def products(slug: str, query: dict):
     # Apps revalidate every time and get a 304 while nothing changed.
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Total-Count"] = str(listed.total)
-    if links := _links(slug, asked, listed.total):
-        response.headers["Link"] = links
+    response.headers["Link"] = paging.links("api.products", asked.page, asked.per_page, listed.total, slug=slug)
     return response
 
-
-def _links(slug: str, asked: listing.Query, total: int) -> str:
-    """The Link header: the first, previous, next and last pages of this list."""
-    last = max(1, -(-total // asked.per_page))
-    pages = {"first": 1, "last": last}
-    if asked.page > 1:
-        pages["prev"] = min(asked.page - 1, last)
-    if asked.page < last:
-        pages["next"] = asked.page + 1
-    base = url_for("api.products", slug=slug, _external=True)
-    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
-    return ", ".join(f'<{base}?{urlencode([*kept, ("page", page)])}>; rel="{rel}"'
-                     for rel, page in pages.items())

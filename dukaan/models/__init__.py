@@ -1,10 +1,10 @@
-"""The shop's data, one module per subject: vendors, the catalogue, carts, orders, reviews, customers, jobs,
-mail."""
+"""The shop's data, one module per subject: vendors, the catalogue, carts, orders, reviews, customers
+(with their tokens and order claims), jobs, mail."""
 
 from .carts import Cart, CartLine
 from .catalogue import Product
 from .common import Money, VendorOwned, aware, commit_keeping_loaded, utcnow
-from .customers import ApiToken, Customer
+from .customers import ApiToken, Customer, OrderClaim
 from .jobs import OutboxEntry
 from .mail import SentMail
 from .orders import Order, OrderLine, OrderStatus, PaymentState
@@ -12,7 +12,7 @@ from .reviews import Review
 from .vendors import Vendor, VendorSession
 
 __all__ = [
-    "ApiToken", "Cart", "CartLine", "Customer", "Money", "Order", "OrderLine", "OrderStatus", "OutboxEntry",
-    "PaymentState", "Product", "Review", "SentMail", "Vendor", "VendorOwned", "VendorSession", "aware",
-    "commit_keeping_loaded", "utcnow",
+    "ApiToken", "Cart", "CartLine", "Customer", "Money", "Order", "OrderClaim", "OrderLine", "OrderStatus",
+    "OutboxEntry", "PaymentState", "Product", "Review", "SentMail", "Vendor", "VendorOwned", "VendorSession",
+    "aware", "commit_keeping_loaded", "utcnow",
 ]

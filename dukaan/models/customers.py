@@ -1,10 +1,11 @@
-"""Customers with an account (the mobile apps' users) and the API tokens they log in with."""
+"""Customers with an account (the mobile apps' users), the API tokens they log in with, and
+their claims on the orders they place (an Idempotency-Key each)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -42,3 +43,24 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
     customer: Mapped[Customer] = relationship()
+
+
+class OrderClaim(db.Model):
+    """A customer's ``Idempotency-Key`` on ``POST /api/v1/orders``: the body it first came with
+    (as a hash), and the order once it is placed. While ``order_id`` is null a request is
+    placing the order; one that began at ``claimed_at`` and has not finished a lease later is
+    presumed dead and a retry takes the claim over. Kept with the order: it is also how the
+    customer's order history finds the orders they placed."""
+
+    __tablename__ = "api_order_claims"
+    __table_args__ = (UniqueConstraint("customer_id", "key_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # SHA-256 of the key and of the body (canonical JSON), hex: the key may be long.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When the request now placing the order began (moved on when a retry takes over).
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -19,13 +19,13 @@ from ..extensions import csrf
 from ..htmx import empty, is_htmx, render
 from . import bp
 from .forms import ReviewForm, UtrForm
-from .views import REF_RE, _lowercase_redirect, _require_slug_shape, same_origin
+from .views import _lowercase_redirect, _require_slug_shape, same_origin
 
 
 def _find(slug: str, ref: str):
     """The store and its order behind ``ref``; 404 for anything else (another store's ref too)."""
     _require_slug_shape(slug)
-    if not REF_RE.fullmatch(ref):
+    if not orders.REF_RE.fullmatch(ref):
         abort(404)
     vendor = accounts.find(slug)
     found = orders.find_by_ref(vendor, ref) if vendor is not None else None
@@ -74,7 +74,7 @@ def _private(response) -> None:
 def order(slug: str, ref: str):
     """The order page. It polls itself with ``state``: unchanged, it gets 204 (htmx keeps the page)."""
     _require_slug_shape(slug)
-    if REF_RE.fullmatch(ref) and slug != slug.lower():
+    if orders.REF_RE.fullmatch(ref) and slug != slug.lower():
         return _lowercase_redirect("storefront.order", slug, ref=ref)
     vendor, found = _find(slug, ref)
     if is_htmx() and request.args.get("state") == page_state(found):

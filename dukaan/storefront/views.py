@@ -1,7 +1,6 @@
 """The customer's side: a store's page, placing an order, the running total and the cart
 (the order's own page is in ``order_page``)."""
 
-import re
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
@@ -11,9 +10,6 @@ from ..forms import whole_number
 from ..storefront_cache import Storefront
 from . import STOREFRONT_PREFIX, bp, catalogue
 from .forms import CheckoutForm, parse_quantities, set_methods, typed_quantities
-
-# The shape of the refs orders.place hands out (secrets.token_urlsafe).
-REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def same_origin() -> bool:
@@ -99,8 +95,8 @@ def place_order(slug: str):
     try:
         order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None, cart,
                                        payment=form.payment.data or None)
-    except orders.StoreClosed as closed:
-        return _rejected(vendor, form, 409, [str(closed)], {})
+    except (orders.StoreClosed, orders.CartOrdered) as refused:
+        return _rejected(vendor, form, 409, [str(refused)], {})
     except orders.Refused as refused:
         return _rejected(vendor, form, 422, refused.messages, refused.problems)
     except orders.OutOfStock as shortage:

@@ -100,3 +100,24 @@ def test_one_cart_changed_from_two_tabs_at_once(app):
             assert len(lines) == 1 and lines[0].quantity in (2, 5)
         assert held(app, product) == lines[0].quantity
         add(first, product, 0)
+
+
+def test_one_cart_checked_out_from_two_tabs_at_once_makes_one_order(app):
+    """Both tabs send the same cart cookie with their own order tokens: one order takes the
+    cart's units, the other is told the cart was just ordered, and nothing is taken twice."""
+    product = make_product(app, make_vendor(app), "Soan papdi", "150.00", 10)
+    first = app.test_client()
+    assert add(first, product, 3).status_code == 200
+    cookie = first.get_cookie("cart", path="/order/ravi").value
+    tabs = [app.test_client() for _ in range(2)]
+    for tab in tabs:
+        tab.set_cookie("cart", cookie, path="/order/ravi")
+    responses = race(2, lambda i: tabs[i].post("/order/ravi", data=dict(CUSTOMER, order_token=f"tab-{i}")))
+    assert sorted(r.status_code for r in responses) == [303, 409]
+    refused = next(r for r in responses if r.status_code == 409).get_data(as_text=True)
+    assert "This cart has just been ordered" in refused
+    assert product_state(app, product)["stock"] == 7
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+        assert db.session.scalar(select(func.sum(OrderLine.quantity))) == 3
+        assert db.session.scalar(select(func.count()).select_from(Cart)) == 0
