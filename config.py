@@ -65,6 +65,30 @@ def cart_hold_minutes(value: str) -> int:
     return int(value)
 
 
+LOG_FORMATS = ("json", "text")
+# Loopback and the private ranges: where Prometheus scrapes from.
+PRIVATE_NETWORKS = "127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"
+
+
+def log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (not {value!r})")
+    return value
+
+
+def networks(name: str, value: str) -> str:
+    """``value``, a comma-separated list of networks (``10.0.0.0/8, ::1``); ConfigError if one is malformed."""
+    import ipaddress
+
+    for part in value.split(","):
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list networks such as 10.0.0.0/8, separated by commas "
+                              f"(not {part.strip()!r})") from None
+    return value
+
+
 def _integer(env, name: str, default: int) -> int:
     try:
         return int(env.get(name, default))
@@ -178,6 +202,13 @@ class Config:
         self.CART_CLEANUP_SECONDS = 15 * 60
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
+        # The log (dukaan.ops.logs): "text" to read on a laptop, "json" (production's default)
+        # for one object per line.
+        self.LOG_FORMAT = log_format(env.get("LOG_FORMAT", "text"))
+        # Who may read /metrics on the app (nginx refuses it to the public in any case):
+        # Prometheus on this machine or on the private network.
+        self.METRICS_ALLOWED_NETWORKS = networks(
+            "METRICS_ALLOWED_NETWORKS", env.get("METRICS_ALLOWED_NETWORKS", PRIVATE_NETWORKS))
         if self.REDIS_URL:
             self.CACHE_TYPE = "RedisCache"
             self.CACHE_REDIS_URL = self.REDIS_URL
@@ -246,6 +277,7 @@ class ProductionConfig(Config):
             if value and (problem := secret_problem(name, value)):
                 raise ConfigError(problem)
         self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
+        self.LOG_FORMAT = log_format(os.environ.get("LOG_FORMAT", "json"))
 
 
 CONFIGS = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -71,15 +70,15 @@ def create_app(config: object | None = None) -> Flask:
     register_static_versions(app)
     register_headers(app)
     register_health(app)
+    register_observability(app)
     register_commands(app)
     return app
 
 
 def register_logging(app: Flask, warnings) -> None:
-    if not app.logger.handlers or app.logger.level == logging.NOTSET:
-        app.logger.setLevel(logging.INFO)
-    for warning in warnings:
-        app.logger.warning(warning)
+    from .ops import logs
+
+    logs.register(app, warnings)
 
 
 def register_proxy(app: Flask) -> None:
@@ -199,6 +198,14 @@ def register_health(app: Flask) -> None:
     from .ops import health
 
     health.register(app)
+
+
+def register_observability(app: Flask) -> None:
+    """``/metrics``, and each request's id, log line and metrics (``dukaan.ops``)."""
+    from .ops import metrics, requests
+
+    metrics.register(app)
+    requests.register(app)
 
 
 def register_commands(app: Flask) -> None:

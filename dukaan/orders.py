@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from . import inventory, jobs, products
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, commit_keeping_loaded, utcnow
+from .ops import metrics
 
 # Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
@@ -238,6 +239,7 @@ def place(
         if token and (twin := find_by_token(vendor, token)) is not None:
             return twin, False
         raise
+    metrics.order_placed()
     return order, True
 
 

@@ -115,7 +115,7 @@ def test_compose_and_native_stack_share_nginx_and_gunicorn_config():
     assert "gunicorn.conf.py" in stack and "gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
     template = (ROOT / "nginx/dukaan.conf.template").read_text()
     for variable in ("DUKAAN_LISTEN", "DUKAAN_UPSTREAM_SERVERS", "DUKAAN_STATIC_ROOT", "DUKAAN_CACHE_PATH",
-                     "DUKAAN_CACHE_REFRESH_KEY"):
+                     "DUKAAN_CACHE_REFRESH_KEY", "DUKAAN_ACCESS_LOG"):
         assert "${" + variable + "}" in template
         assert variable in compose_file and variable in stack
     sample = (ROOT / ".env.example").read_text()
@@ -132,7 +132,7 @@ def test_nginx_refuses_an_empty_cache_key(tmp_path, key, accepted):
         (tmp_path / folder).mkdir()
     variables = {"DUKAAN_LISTEN": "127.0.0.1:1", "DUKAAN_UPSTREAM_SERVERS": "server 127.0.0.1:2;",
                  "DUKAAN_STATIC_ROOT": str(ROOT), "DUKAAN_CACHE_PATH": str(tmp_path / "cache"),
-                 "DUKAAN_CACHE_REFRESH_KEY": key}
+                 "DUKAAN_CACHE_REFRESH_KEY": key, "DUKAAN_ACCESS_LOG": str(tmp_path / "logs/access.log")}
     config = (ROOT / "nginx/dukaan.conf.template").read_text()
     for name, value in variables.items():
         config = config.replace("${" + name + "}", value)
