@@ -205,6 +205,8 @@ class Config:
         # The log (dukaan.ops.logs): "text" to read on a laptop, "json" (production's default)
         # for one object per line.
         self.LOG_FORMAT = log_format(env.get("LOG_FORMAT", "text"))
+        # Off only to measure what the request id, metrics and log line cost (the benchmark).
+        self.OBSERVE_REQUESTS = env.get("OBSERVE_REQUESTS", "on") != "off"
         # Who may read /metrics on the app (nginx refuses it to the public in any case):
         # Prometheus on this machine or on the private network.
         self.METRICS_ALLOWED_NETWORKS = networks(

@@ -66,16 +66,26 @@ def child_exit(server, worker):
 
 
 if log_format == "json":
+    import json
+    import logging
+    from datetime import datetime, timezone
+
     from gunicorn.glogging import Logger
-    from pythonjsonlogger.json import JsonFormatter
+
+    class JsonLines(logging.Formatter):
+        """gunicorn's own lines (start, worker exits) in the fields of the app's (dukaan.ops.logs)."""
+
+        def format(self, record):
+            line = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                    "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+            if record.exc_info:
+                line["exc_info"] = self.formatException(record.exc_info)
+            return json.dumps(line, default=str, ensure_ascii=False)
 
     class JsonLogger(Logger):
-        """gunicorn's own lines (start, worker exits) as JSON too, in the app's fields."""
-
         def setup(self, cfg):
             super().setup(cfg)
             for handler in self.error_log.handlers:
-                handler.setFormatter(JsonFormatter(["levelname", "name", "message"], timestamp="time",
-                                                   rename_fields={"levelname": "level", "name": "logger"}))
+                handler.setFormatter(JsonLines())
 
     logger_class = JsonLogger

@@ -12,21 +12,23 @@ status, duration and the vendor (their store slug) where known.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from contextvars import ContextVar
+from datetime import datetime, timezone
 
 from flask import Flask
-from pythonjsonlogger.json import JsonFormatter
 
 # The id of the request (or the job it started) this thread is working on.
 REQUEST_ID: ContextVar[str | None] = ContextVar("dukaan_request_id", default=None)
 
 ACCESS = logging.getLogger("dukaan.access")
 FORMATS = ("json", "text")
-JSON_FIELDS = ("levelname", "name", "message")
-JSON_RENAMED = {"levelname": "level", "name": "logger"}
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+# What every LogRecord has; anything else on a record (``extra=``) is a field of its line.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -38,10 +40,35 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object a line: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, the
+    record's extras, and ``exc_info`` (the traceback) for an exception.
+
+    Written here rather than taken from python-json-logger: that costs about 60 µs a line, this
+    about 10, and it runs on every request."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = {key: value for key, value in record.__dict__.items() if key not in _RECORD_ATTRIBUTES}
+        if record.exc_info:
+            extras["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            extras["stack_info"] = self.formatStack(record.stack_info)
+        return json_line(record.created, record.levelname, record.name, record.getMessage(), extras)
+
+
+# One encoder for every line: json.dumps with options builds a new one each call.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def json_line(created: float, level: str, logger: str, message: str, fields: dict) -> str:
+    return _ENCODER.encode({
+        "time": datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds"),
+        "level": level, "logger": logger, "message": message, **fields,
+    })
+
+
 def json_formatter() -> logging.Formatter:
-    """``{"time": ISO 8601 UTC, "level", "logger", "message", ...the record's extras}``; a traceback
-    goes in ``exc_info``."""
-    return JsonFormatter(list(JSON_FIELDS), rename_fields=JSON_RENAMED, timestamp="time")
+    return JsonLines()
 
 
 def text_formatter() -> logging.Formatter:
@@ -50,6 +77,19 @@ def text_formatter() -> logging.Formatter:
 
 class _Handler(logging.StreamHandler):
     """The app's one handler (a marker class, so that a second app in the process replaces it)."""
+
+    def write_line(self, line: str) -> None:
+        """``line`` as it is, as ``emit`` would write a formatted record."""
+        try:
+            with self.lock:
+                self.stream.write(line + self.terminator)
+                self.flush()
+        except Exception:  # a log that cannot be written must not fail the request
+            pass
+
+
+# The JSON handler of the app last registered, which access lines go to directly; None: text.
+_json_handler: _Handler | None = None
 
 
 def register(app: Flask, warnings=()) -> None:
@@ -67,6 +107,8 @@ def register(app: Flask, warnings=()) -> None:
     handler.setFormatter(json_formatter() if log_format == "json" else text_formatter())
     handler.addFilter(RequestIdFilter())
     logger.addHandler(handler)
+    global _json_handler
+    _json_handler = handler if log_format == "json" else None
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)
     for warning in warnings:
@@ -75,11 +117,20 @@ def register(app: Flask, warnings=()) -> None:
 
 def access(method: str, route: str | None, status: int, seconds: float, vendor: str | None,
            request_id: str) -> None:
-    """The request's own line: ERROR for a 5xx, INFO otherwise."""
+    """The request's own line on ``dukaan.access``: ERROR for a 5xx, INFO otherwise.
+
+    In JSON it is written straight to the app's handler, not through ``logging``'s records,
+    filters and handlers (which cost 25 µs more a request, two thirds of the line): the
+    ``dukaan.access`` level still decides, other handlers do not see it."""
     level = logging.ERROR if status >= 500 else logging.INFO
     if not ACCESS.isEnabledFor(level):
         return
-    ACCESS.log(level, "%s %s %s", method, route, status, extra={
-        "request_id": request_id, "method": method, "route": route, "status": status,
-        "duration_ms": round(seconds * 1000, 2), "vendor": vendor,
-    })
+    fields = {"request_id": request_id, "method": method, "route": route, "status": status,
+              "duration_ms": round(seconds * 1000, 2), "vendor": vendor}
+    handler = _json_handler
+    if handler is not None:
+        handler.write_line(json_line(time.time(), logging.getLevelName(level), ACCESS.name,
+                                     f"{method} {route} {status}", fields))
+        return
+    ACCESS.handle(ACCESS.makeRecord(ACCESS.name, level, __file__, 0, "%s %s %s", (method, route, status), None,
+                                    extra=fields))

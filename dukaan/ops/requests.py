@@ -74,6 +74,9 @@ def _vendor() -> str | None:
 
 
 def register(app: Flask) -> None:
+    if not app.config.get("OBSERVE_REQUESTS", True):
+        return
+
     @app.teardown_request
     def note_route_and_vendor(_error=None) -> None:
         rule = request.url_rule

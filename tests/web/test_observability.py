@@ -312,3 +312,11 @@ def test_a_second_app_in_the_process_replaces_the_handler(_schema):
     app = make_app(_schema, None, LOG_FORMAT="text")
     ours = [h for h in app.logger.handlers if isinstance(h, logs._Handler)]
     assert len(ours) == 1 and not isinstance(ours[0].formatter, type(logs.json_formatter()))
+
+
+def test_observing_requests_can_be_switched_off_to_measure_its_cost(_schema):
+    app = make_app(_schema, None, OBSERVE_REQUESTS=False)
+    app.add_url_rule("/unobserved", "unobserved", lambda: "ok")
+    client = app.test_client()
+    assert "X-Request-ID" not in client.get("/unobserved").headers
+    assert 'route="/unobserved"' not in scrape(client)
