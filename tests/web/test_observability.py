@@ -10,6 +10,7 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dukaan import jobs
 from dukaan.extensions import db
 from dukaan.ops import logs
 from helpers import DEAD_REDIS_URL, make_app, make_product, make_vendor, place
@@ -240,7 +241,8 @@ def json_app(_schema, store):
     assert len(handlers) == 1
     handlers[0].setStream(stream)
     app.log_lines = lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    return app
+    yield app
+    jobs.backend(app).shutdown()
 
 
 def test_each_request_is_one_json_line_with_its_request_id(json_app, store):
@@ -320,3 +322,25 @@ def test_observing_requests_can_be_switched_off_to_measure_its_cost(_schema):
     client = app.test_client()
     assert "X-Request-ID" not in client.get("/unobserved").headers
     assert 'route="/unobserved"' not in scrape(client)
+
+
+@jobs.job("test.observability.say")
+def _say(words: str) -> None:
+    logging.getLogger("dukaan.jobs.test").warning(words)
+
+
+def test_a_job_started_by_a_request_logs_its_request_id(json_app):
+    @json_app.get("/asks-for-a-job")
+    def asks():
+        jobs.enqueue("test.observability.say", words="from the job")
+        return "ok"
+
+    response = json_app.test_client().get("/asks-for-a-job", headers={"X-Request-ID": "req-job-000042"})
+    assert jobs.backend(json_app).join(5)
+    said = [ln for ln in json_app.log_lines() if ln["message"] == "from the job"]
+    assert len(said) == 1 and said[0]["request_id"] == response.headers["X-Request-ID"] == "req-job-000042"
+    with json_app.app_context():
+        jobs.enqueue("test.observability.say", words="from no request")
+    assert jobs.backend(json_app).join(5)
+    alone = [ln for ln in json_app.log_lines() if ln["message"] == "from no request"]
+    assert len(alone) == 1 and alone[0]["request_id"] is None
