@@ -148,3 +148,31 @@ def test_production_logs_json_and_a_laptop_text(monkeypatch):
     assert config.DevelopmentConfig().LOG_FORMAT == "text"
     monkeypatch.setenv("LOG_FORMAT", "text")
     assert config.ProductionConfig().LOG_FORMAT == "text"
+
+
+def test_gunicorn_writes_its_own_lines_as_json(monkeypatch, tmp_path):
+    import json
+
+    from gunicorn.config import Config
+
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    cfg = Config()
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    logger = hooks["logger_class"](cfg)
+    logger.info("Booting worker with pid: %s", 42)
+    try:
+        raise ValueError("worker failed")
+    except ValueError:
+        logger.exception("Exception in worker process")
+    for handler in logger.error_log.handlers:
+        handler.flush()
+    lines = [json.loads(line) for line in (tmp_path / "error.log").read_text().splitlines()]
+    assert [(ln["level"], ln["logger"], ln["message"]) for ln in lines] == [
+        ("INFO", "gunicorn.error", "Booting worker with pid: 42"),
+        ("ERROR", "gunicorn.error", "Exception in worker process"),
+    ]
+    assert "ValueError: worker failed" in lines[1]["exc_info"] and lines[0]["time"].endswith("+00:00")
+    for handler in logger.error_log.handlers:
+        handler.close()
