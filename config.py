@@ -105,6 +105,21 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url(env.get("DATABASE_URL", ""))
         self.REDIS_URL = env.get("REDIS_URL", "")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # A streaming replica for reads that may be a moment old (dukaan.replica); optional.
+        self.DATABASE_REPLICA_URL = database_url(env.get("DATABASE_REPLICA_URL", ""))
+        if self.DATABASE_REPLICA_URL:
+            self.SQLALCHEMY_BINDS = {"replica": {
+                "url": self.DATABASE_REPLICA_URL, "pool_pre_ping": True,
+                # A replica that does not answer costs a second, then the primary serves.
+                "connect_args": {"connect_timeout": 1},
+            }}
+        # Reads leave a replica further behind than this; each process checks it this often,
+        # and a replica that failed is tried again after this long.
+        self.REPLICA_MAX_LAG_SECONDS = float(env.get("REPLICA_MAX_LAG_SECONDS", "2"))
+        self.REPLICA_CHECK_SECONDS = 0.5
+        self.REPLICA_RETRY_SECONDS = 5.0
+        # After a write, the writer's reads wait for the replica to have replayed it, for this long.
+        self.REPLICA_READ_OWN_WRITES_SECONDS = 60
         # Flask would re-send a permanent session cookie on every response,
         # including the storefront, which must be identical for everyone.
         self.SESSION_REFRESH_EACH_REQUEST = False

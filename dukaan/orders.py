@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import inventory, jobs, products
+from . import inventory, jobs, products, replica
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, Product, Vendor, commit_keeping_loaded, utcnow
 from .ops import metrics
@@ -311,9 +311,11 @@ def change_status(order: Order, status: str) -> Order:
 
 
 def vendor_orders(vendor: Vendor, page: int, per_page: int) -> tuple[list[Order], int]:
-    """One page of a vendor's orders, newest first, and how many there are in all."""
-    total = db.session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))
-    orders = db.session.scalars(
+    """One page of a vendor's orders, newest first, and how many there are in all: a read
+    that may be a moment old (the replica's, when it can serve it)."""
+    session = replica.session()
+    total = session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))
+    orders = session.scalars(
         for_vendor(vendor)
         .order_by(Order.number.desc())
         .options(selectinload(Order.lines))

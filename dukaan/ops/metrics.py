@@ -152,6 +152,20 @@ class StoreCollector:
                                 value=backlog)
         yield GaugeMetricFamily("dukaan_outbox_oldest_seconds", "Age of the oldest job in the outbox (0: empty).",
                                 value=age or 0.0)
+        yield from self.replica()
+
+    def replica(self) -> Iterator[Metric]:
+        from .. import replica
+
+        if not replica.configured(self.app):
+            return
+        with self.app.app_context():
+            standing = replica.measure(self.app.config["REPLICA_MAX_LAG_SECONDS"])
+        yield GaugeMetricFamily("dukaan_replica_up", "1 if the read replica answers and is not too far behind.",
+                                value=int(standing.usable))
+        if standing is not replica.DOWN:
+            yield GaugeMetricFamily("dukaan_replica_lag_seconds", "How far the read replica is behind the primary.",
+                                    value=standing.lag)
 
 
 def exposition(app: Flask) -> bytes:
