@@ -30,7 +30,7 @@ def standby():
             if not conn.scalar(text("SELECT pg_is_in_recovery()")):
                 pytest.skip(f"{REPLICA_SERVER} is not a hot standby")
     except Exception as error:
-        pytest.skip(f"no hot standby at {REPLICA_SERVER} ({error.__class__.__name__}); see TOOLCHAIN's recipe")
+        pytest.skip(f"no hot standby at {REPLICA_SERVER} ({error.__class__.__name__}); README: A read replica")
     yield engine
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_wal_replay_resume()"))
