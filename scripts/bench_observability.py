@@ -13,8 +13,10 @@ Usage (the database must hold the demo store: `flask db upgrade && flask seed-de
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,7 +36,9 @@ def main() -> None:
     args = parser.parse_args()
 
     # As gunicorn.conf.py sets it up: before prometheus_client is first imported.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dukaan-bench-metrics-")
+    folder = tempfile.mkdtemp(prefix="dukaan-bench-metrics-")
+    atexit.register(shutil.rmtree, folder, True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     os.environ.setdefault("LOG_FORMAT", "json")
     from config import from_environment
     from dukaan import create_app
