@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-fast bench install clean
+.PHONY: run test test-fast bench loadtest install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test-fast: install
 ## Sale-day benchmark on the native stack (BENCH_ARGS="--products 500" for a big store).
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+## A sale day in Locust against the native stack (LOADTEST_USERS, LOADTEST_SECONDS), stock checked after.
+loadtest: install
+	scripts/loadtest
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .stack .stack-bench artifacts

@@ -65,6 +65,30 @@ def cart_hold_minutes(value: str) -> int:
     return int(value)
 
 
+LOG_FORMATS = ("json", "text")
+# Loopback and the private ranges: where Prometheus scrapes from.
+PRIVATE_NETWORKS = "127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"
+
+
+def log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (not {value!r})")
+    return value
+
+
+def networks(name: str, value: str) -> str:
+    """``value``, a comma-separated list of networks (``10.0.0.0/8, ::1``); ConfigError if one is malformed."""
+    import ipaddress
+
+    for part in value.split(","):
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list networks such as 10.0.0.0/8, separated by commas "
+                              f"(not {part.strip()!r})") from None
+    return value
+
+
 def _integer(env, name: str, default: int) -> int:
     try:
         return int(env.get(name, default))
@@ -81,6 +105,21 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url(env.get("DATABASE_URL", ""))
         self.REDIS_URL = env.get("REDIS_URL", "")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # A streaming replica for reads that may be a moment old (dukaan.replica); optional.
+        self.DATABASE_REPLICA_URL = database_url(env.get("DATABASE_REPLICA_URL", ""))
+        if self.DATABASE_REPLICA_URL:
+            self.SQLALCHEMY_BINDS = {"replica": {
+                "url": self.DATABASE_REPLICA_URL, "pool_pre_ping": True,
+                # A replica that does not answer costs a second, then the primary serves.
+                "connect_args": {"connect_timeout": 1},
+            }}
+        # Reads leave a replica further behind than this; each process checks it this often,
+        # and a replica that failed is tried again after this long.
+        self.REPLICA_MAX_LAG_SECONDS = float(env.get("REPLICA_MAX_LAG_SECONDS", "2"))
+        self.REPLICA_CHECK_SECONDS = 0.5
+        self.REPLICA_RETRY_SECONDS = 5.0
+        # After a write, the writer's reads wait for the replica to have replayed it, for this long.
+        self.REPLICA_READ_OWN_WRITES_SECONDS = 60
         # Flask would re-send a permanent session cookie on every response,
         # including the storefront, which must be identical for everyone.
         self.SESSION_REFRESH_EACH_REQUEST = False
@@ -181,6 +220,15 @@ class Config:
         self.CART_CLEANUP_SECONDS = 15 * 60
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
+        # The log (dukaan.ops.logs): "text" to read on a laptop, "json" (production's default)
+        # for one object per line.
+        self.LOG_FORMAT = log_format(env.get("LOG_FORMAT", "text"))
+        # Off only to measure what the request id, metrics and log line cost (the benchmark).
+        self.OBSERVE_REQUESTS = env.get("OBSERVE_REQUESTS", "on") != "off"
+        # Who may read /metrics on the app (nginx refuses it to the public in any case):
+        # Prometheus on this machine or on the private network.
+        self.METRICS_ALLOWED_NETWORKS = networks(
+            "METRICS_ALLOWED_NETWORKS", env.get("METRICS_ALLOWED_NETWORKS", PRIVATE_NETWORKS))
         if self.REDIS_URL:
             self.CACHE_TYPE = "RedisCache"
             self.CACHE_REDIS_URL = self.REDIS_URL
@@ -249,6 +297,7 @@ class ProductionConfig(Config):
             if value and (problem := secret_problem(name, value)):
                 raise ConfigError(problem)
         self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
+        self.LOG_FORMAT = log_format(os.environ.get("LOG_FORMAT", "json"))
 
 
 CONFIGS = {

@@ -1,7 +1,10 @@
 """gunicorn settings, read from the environment (the same in Compose and the native stack)."""
 
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 env = os.environ.get
 
@@ -17,7 +20,10 @@ keepalive = int(env("GUNICORN_KEEPALIVE", "5"))
 max_requests = int(env("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
 
-accesslog = env("GUNICORN_ACCESS_LOG", "-")
+# The app writes one line per request itself (dukaan.ops.logs): with JSON logs gunicorn's
+# own access log stays off unless it is asked for.
+log_format = env("LOG_FORMAT") or ("json" if env("DUKAAN_ENV") == "production" else "text")
+accesslog = env("GUNICORN_ACCESS_LOG", None if log_format == "json" else "-")
 errorlog = env("GUNICORN_ERROR_LOG", "-")
 loglevel = env("GUNICORN_LOG_LEVEL", "info")
 # %(L)s is the request time in seconds.
@@ -30,3 +36,56 @@ pidfile = env("GUNICORN_PIDFILE") or None
 control_socket_disable = env("GUNICORN_CONTROL_SOCKET") is None
 if not control_socket_disable:
     control_socket = env("GUNICORN_CONTROL_SOCKET")
+
+# Metrics (dukaan.ops.metrics): each worker writes its counts to files in one folder per
+# gunicorn instance, and /metrics on any worker sums them. The folder must be empty at
+# start; a dead worker's live gauges (connections in use) are dropped, its counts kept.
+# Without PROMETHEUS_MULTIPROC_DIR a folder of this master's own, removed when it exits
+# (the config is read again on a reload: the marker keeps the same folder).
+if not env("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(), f"dukaan-metrics-{os.getpid()}")
+    os.environ["DUKAAN_METRICS_DIR_MADE"] = "1"
+metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    os.makedirs(metrics_dir, exist_ok=True)
+    for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+        os.remove(stale)
+
+
+def on_exit(server):
+    if env("DUKAAN_METRICS_DIR_MADE"):
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+
+if log_format == "json":
+    import json
+    import logging
+    from datetime import datetime, timezone
+
+    from gunicorn.glogging import Logger
+
+    class JsonLines(logging.Formatter):
+        """gunicorn's own lines (start, worker exits) in the fields of the app's (dukaan.ops.logs)."""
+
+        def format(self, record):
+            line = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                    "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+            if record.exc_info:
+                line["exc_info"] = self.formatException(record.exc_info)
+            return json.dumps(line, default=str, ensure_ascii=False)
+
+    class JsonLogger(Logger):
+        def setup(self, cfg):
+            super().setup(cfg)
+            for handler in self.error_log.handlers:
+                handler.setFormatter(JsonLines())
+
+    logger_class = JsonLogger

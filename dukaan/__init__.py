@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -71,15 +70,15 @@ def create_app(config: object | None = None) -> Flask:
     register_static_versions(app)
     register_headers(app)
     register_health(app)
+    register_observability(app)
     register_commands(app)
     return app
 
 
 def register_logging(app: Flask, warnings) -> None:
-    if not app.logger.handlers or app.logger.level == logging.NOTSET:
-        app.logger.setLevel(logging.INFO)
-    for warning in warnings:
-        app.logger.warning(warning)
+    from .ops import logs
+
+    logs.register(app, warnings)
 
 
 def register_proxy(app: Flask) -> None:
@@ -117,13 +116,14 @@ def register_static_versions(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from . import accounts, jobs, storefront_cache
+    from . import accounts, jobs, replica, storefront_cache
     from .extensions import cache, csrf, db, limiter, login, migrate
     from .sessions import SessionInterface
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
+    replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     cache.init_app(app)
@@ -199,6 +199,14 @@ def register_health(app: Flask) -> None:
     from .ops import health
 
     health.register(app)
+
+
+def register_observability(app: Flask) -> None:
+    """``/metrics``, and each request's id, log line and metrics (``dukaan.ops``)."""
+    from .ops import metrics, requests
+
+    metrics.register(app)
+    requests.register(app)
 
 
 def register_commands(app: Flask) -> None:

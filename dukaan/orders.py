@@ -16,9 +16,10 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import inventory, jobs, pricing, products
+from . import inventory, jobs, pricing, products, replica
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, PaymentState, Product, Vendor, commit_keeping_loaded, utcnow
+from .ops import metrics
 
 # The shape of the refs ``place`` hands out (secrets.token_urlsafe): anything else names no order.
 REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -314,6 +315,7 @@ def place(
         if token and (twin := find_by_token(vendor, token)) is not None:
             return twin, False
         raise
+    metrics.order_placed()
     return order, True
 
 
@@ -449,10 +451,12 @@ def filtered(vendor: Vendor, status: str | None = None, payment: str | None = No
 def vendor_orders(vendor: Vendor, page: int, per_page: int, status: str | None = None,
                   payment: str | None = None) -> tuple[list[Order], int]:
     """One page of a vendor's orders (in ``status``, with payment ``payment``), newest first,
-    and how many there are in all."""
+    and how many there are in all: a read that may be a moment old (the replica's, when it
+    can serve it)."""
+    session = replica.session()
     query = filtered(vendor, status, payment)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    orders = db.session.scalars(
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    orders = session.scalars(
         query
         .order_by(Order.number.desc())
         .options(selectinload(Order.lines))

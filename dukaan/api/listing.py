@@ -25,6 +25,7 @@ from sqlalchemy import Select, case, false, func, or_, select
 from .. import accounts, inventory, products
 from ..extensions import db
 from ..models import Product, Vendor
+from ..ops import metrics
 from ..storefront_cache import entries
 
 MEMO = "dukaan.api_product_pages"
@@ -148,7 +149,9 @@ def listing(slug: str, query: Query) -> Listed | None:
     key = (slug, query)
     version = entries.current_version(slug) if trust and current_app.config["STOREFRONT_CACHE"] else None
     if version is not None and (kept := memo.get(key, version, trust)) is not None:
+        metrics.cache_lookup("api_products", "hit")
         return kept
+    metrics.cache_lookup("api_products", "miss")
     read_at = time.monotonic()
     vendor = store(slug)
     if vendor is None:

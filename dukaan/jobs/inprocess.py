@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..ops.logs import REQUEST_ID
 from . import JOBS, Retry
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Waiting:
     name: str = field(compare=False)
     args: dict[str, Any] = field(compare=False)
     key: str | None = field(compare=False)
+    # The request that asked for it: the job's log lines carry its id.
+    request_id: str | None = field(compare=False, default=None)
 
 
 class InProcessJobs:
@@ -69,7 +72,8 @@ class InProcessJobs:
             self.outstanding += 1
             if key is not None:
                 self.keys.add(key)
-            heapq.heappush(self.waiting, Waiting(time.monotonic() + delay, next(self.seq), name, args, key))
+            heapq.heappush(self.waiting, Waiting(time.monotonic() + delay, next(self.seq), name, args, key,
+                                                 REQUEST_ID.get()))
             self._start()
             self.lock.notify()
         return True
@@ -144,6 +148,7 @@ class InProcessJobs:
 
     def _run(self, item: Waiting, final: bool = False) -> None:
         retry = None
+        asked_by = REQUEST_ID.set(item.request_id)
         try:
             with self.app.app_context():
                 JOBS[item.name](**item.args)
@@ -151,13 +156,19 @@ class InProcessJobs:
             retry = wanted
         except Exception:
             log.exception("job %s%r failed", item.name, item.args)
+        finally:
+            REQUEST_ID.reset(asked_by)
         with self.lock:
             self.outstanding -= 1
         if retry is not None:
             if final:
                 log.error("job %s%r lost: it wanted a retry as the process exited", item.name, item.args)
             else:
-                self.enqueue(item.name, dict(item.args, **retry.changes), delay=retry.after, key=item.key)
+                asked_by = REQUEST_ID.set(item.request_id)  # the retry is the same request's
+                try:
+                    self.enqueue(item.name, dict(item.args, **retry.changes), delay=retry.after, key=item.key)
+                finally:
+                    REQUEST_ID.reset(asked_by)
 
 
 _BACKENDS: weakref.WeakSet[InProcessJobs] = weakref.WeakSet()

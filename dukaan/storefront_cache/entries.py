@@ -24,6 +24,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from ..extensions import cache
+from ..ops import metrics
 from ..pricing import Terms
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def call(method: str, *args, quiet: bool = False, **kwargs):
     try:
         return getattr(cache, method)(*args, **kwargs)
     except Exception:  # a cache outage must never fail the request
+        metrics.cache_lookup("catalogue", "error")
         if not quiet:
             log.warning("storefront cache %s failed for %s", method, args[0] if args else "every store",
                         exc_info=True)
@@ -127,7 +129,9 @@ def storefront(slug: str, load: Loader) -> Storefront | None:
     config = current_app.config
     result = lookup(slug)
     if not isinstance(result, Miss):
+        metrics.cache_lookup("catalogue", "hit")
         return result.front
+    metrics.cache_lookup("catalogue", "miss")
     version = result.version
     won = call("add", fill_lock_key(slug), "1", timeout=config["STOREFRONT_FILL_LOCK_SECONDS"])
     if won:

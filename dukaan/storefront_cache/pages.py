@@ -10,6 +10,7 @@ from flask import current_app
 
 from .. import jobs
 from ..models import utcnow
+from ..ops import metrics
 from . import entries, shared
 from .entries import Loader, Storefront
 from .memo import Page, PageMemo
@@ -40,10 +41,13 @@ def page(slug: str, load: Loader, render: Callable[[Storefront], str]) -> Page |
     pages = current_app.extensions[MEMO]
     trust = config["STOREFRONT_PAGE_TRUST_SECONDS"]
     if trust and (found := pages.recent(slug, trust)) is not None:
+        metrics.cache_lookup("page", "hit")
         return found
     version = entries.current_version(slug)
     if version is not None and (found := pages.get(slug, version)) is not None:
+        metrics.cache_lookup("page", "hit")
         return found
+    metrics.cache_lookup("page", "miss")
     front = entries.storefront(slug, load)
     if front is None:
         return None

@@ -115,7 +115,7 @@ def test_compose_and_native_stack_share_nginx_and_gunicorn_config():
     assert "gunicorn.conf.py" in stack and "gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
     template = (ROOT / "nginx/dukaan.conf.template").read_text()
     for variable in ("DUKAAN_LISTEN", "DUKAAN_UPSTREAM_SERVERS", "DUKAAN_STATIC_ROOT", "DUKAAN_CACHE_PATH",
-                     "DUKAAN_CACHE_REFRESH_KEY"):
+                     "DUKAAN_CACHE_REFRESH_KEY", "DUKAAN_ACCESS_LOG"):
         assert "${" + variable + "}" in template
         assert variable in compose_file and variable in stack
     sample = (ROOT / ".env.example").read_text()
@@ -132,7 +132,7 @@ def test_nginx_refuses_an_empty_cache_key(tmp_path, key, accepted):
         (tmp_path / folder).mkdir()
     variables = {"DUKAAN_LISTEN": "127.0.0.1:1", "DUKAAN_UPSTREAM_SERVERS": "server 127.0.0.1:2;",
                  "DUKAAN_STATIC_ROOT": str(ROOT), "DUKAAN_CACHE_PATH": str(tmp_path / "cache"),
-                 "DUKAAN_CACHE_REFRESH_KEY": key}
+                 "DUKAAN_CACHE_REFRESH_KEY": key, "DUKAAN_ACCESS_LOG": str(tmp_path / "logs/access.log")}
     config = (ROOT / "nginx/dukaan.conf.template").read_text()
     for name, value in variables.items():
         config = config.replace("${" + name + "}", value)
@@ -173,3 +173,35 @@ def test_compose_nginx_runs_gzip_static_at_start():
     assert "DUKAAN_STATIC_SOURCE: /srv/static" in compose_file
     assert "./static:/srv/static:ro" in compose_file
     assert os.access(ROOT / "nginx/gzip-static.sh", os.X_OK)  # the entrypoint skips it otherwise
+
+
+def test_compose_monitoring_profile_runs_prometheus_and_grafana_privately(compose):
+    result = compose("--profile", "monitoring", "config")
+    assert result.returncode == 0, result.stderr
+    prometheus, grafana = _service(result.stdout, "prometheus"), _service(result.stdout, "grafana")
+    for service in (prometheus, grafana):
+        assert "profiles:\n    - monitoring" in service, "monitoring only when its profile is asked for"
+    assert "ports:" not in prometheus
+    assert "- 127.0.0.1:3000:3000/tcp" in grafana, "Grafana on the host's loopback only"
+    assert "GF_SECURITY_ADMIN_PASSWORD: change-me-for-grafana" in grafana  # from .env
+    assert "profiles:" not in _service(result.stdout, "web")
+
+
+def test_prometheus_scrapes_each_web_container_and_the_dashboard_uses_real_metrics():
+    import json
+    import re
+
+    scrape = (ROOT / "monitoring/prometheus.yml").read_text()
+    assert "metrics_path: /metrics" in scrape
+    assert 'names: ["web"]' in scrape and "type: A" in scrape and "port: 8000" in scrape
+    declared = set(re.findall(r'"(dukaan_[a-z_]+)"', (ROOT / "dukaan/ops/metrics.py").read_text()))
+    dashboard = json.loads((ROOT / "monitoring/grafana/dashboards/sale-day.json").read_text())
+    used = {re.sub(r"_(bucket|sum|count)$", "", name)
+            for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"dukaan_[a-z_]+", target["expr"])}
+    assert used and used <= declared, used - declared
+    provider = (ROOT / "monitoring/grafana/provisioning/dashboards/dukaan.yml").read_text()
+    assert "path: /var/lib/grafana/dashboards" in provider
+    compose_file = (ROOT / "docker-compose.yml").read_text()
+    assert "./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro" in compose_file
+    assert "./monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in compose_file

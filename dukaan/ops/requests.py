@@ -1,0 +1,86 @@
+"""Each request seen from outside: its id, its duration, one log line and its metrics.
+
+A WSGI middleware around the app takes the request id nginx made (an
+``X-Request-ID`` of a sane shape; otherwise it makes one, as under
+``flask run``), sends it back in the response's ``X-Request-ID``, and when the
+app has answered counts the request (``metrics``) and logs it (``logs``). The
+route template and the vendor are noted at the end of the request, while
+Flask still knows them; nothing here reads the database.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+
+from . import logs, metrics
+
+HEADER = "X-Request-ID"
+# nginx's $request_id is 32 hex digits; a UUID or another proxy's id passes too. Anything
+# else (too long, spaces, quotes, control characters) is replaced rather than logged.
+SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+
+ROUTE = "dukaan.route"
+VENDOR = "dukaan.vendor"
+
+
+def request_id_from(environ: dict) -> str:
+    incoming = environ.get("HTTP_X_REQUEST_ID")
+    if incoming and SANE_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+class RequestObserver:
+    """The WSGI middleware: request id, duration, the access line and the request metrics."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        request_id = request_id_from(environ)
+        environ["dukaan.request_id"] = request_id
+        status = ["500"]
+
+        def start_with_id(status_line, headers, exc_info=None):
+            status[0] = status_line
+            headers.append((HEADER, request_id))
+            return start_response(status_line, headers, exc_info)
+
+        token = logs.REQUEST_ID.set(request_id)
+        try:
+            return self.wsgi_app(environ, start_with_id)
+        finally:
+            # Also when the app raised (only in testing: otherwise Flask answers 500 itself).
+            seconds = time.perf_counter() - started
+            code = int(status[0][:3])
+            method = environ.get("REQUEST_METHOD", "")
+            route = environ.get(ROUTE)
+            metrics.observe_request(method, route, code, seconds)
+            logs.access(method, route, code, seconds, environ.get(VENDOR), request_id)
+            logs.REQUEST_ID.reset(token)
+
+
+def _vendor() -> str | None:
+    """The logged-in vendor's slug if this request loaded them, else the store slug in the URL."""
+    user = g.get("_login_user")  # Flask-Login's: read only if the request already loaded it
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.username
+    return (request.view_args or {}).get("slug")
+
+
+def register(app: Flask) -> None:
+    if not app.config.get("OBSERVE_REQUESTS", True):
+        return
+
+    @app.teardown_request
+    def note_route_and_vendor(_error=None) -> None:
+        rule = request.url_rule
+        request.environ[ROUTE] = rule.rule if rule is not None else None
+        request.environ[VENDOR] = _vendor()
+
+    app.wsgi_app = RequestObserver(app.wsgi_app)

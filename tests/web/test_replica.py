@@ -1,0 +1,131 @@
+"""Reads that may be a moment old go to the replica, unless it is down, too far behind, or has
+not replayed the reader's own last write. Here the test database stands in for the replica
+(a second engine on it, which reports itself as a primary: never behind); where the replica
+stands is replaced to make it lag."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from config import database_url
+from dukaan import replica
+from dukaan.extensions import db
+from helpers import AuthActions, make_app, make_product, make_vendor, place
+
+pytestmark = pytest.mark.postgres
+
+DEAD_REPLICA = "postgresql://postgres@127.0.0.1:5439/nothing"
+
+
+def replica_app(schema: str, url: str | None = None, **overrides):
+    binds = {"replica": {"url": database_url(url or schema), "connect_args": {"connect_timeout": 1}}}
+    return make_app(schema, None, SQLALCHEMY_BINDS=binds, REPLICA_CHECK_SECONDS=0, **overrides)
+
+
+@pytest.fixture
+def shop(app):
+    vendor_id = make_vendor(app)
+    product_id = make_product(app, vendor_id, "Mango pickle", "120.00", 10)
+    return {"vendor": vendor_id, "product": product_id, "order": place(app, vendor_id, {product_id: 1})}
+
+
+def on_replica(app) -> list[str]:
+    """The statements the replica's engine runs from now on."""
+    seen: list[str] = []
+    with app.app_context():
+        event.listen(db.engines["replica"], "before_cursor_execute",
+                     lambda conn, cursor, statement, *args: seen.append(statement))
+    return seen
+
+
+def test_without_a_replica_every_read_is_the_primarys(app):
+    with app.test_request_context():
+        assert replica.session() is db.session
+
+
+def test_the_orders_list_is_read_from_a_current_replica(_schema, shop):
+    app = replica_app(_schema)
+    seen = on_replica(app)
+    client = app.test_client()
+    AuthActions(client).login()
+    response = client.get("/dashboard/orders")
+    assert response.status_code == 200 and "#1" in response.get_data(as_text=True)
+    assert any("FROM orders" in statement for statement in seen)
+
+
+def test_a_write_hands_the_writer_its_wal_position_and_a_read_does_not(_schema, shop):
+    app = replica_app(_schema)
+    client = app.test_client()
+    AuthActions(client).login()  # a login writes (its session row)
+    cookie = client.get_cookie("wal")
+    assert cookie is not None and replica.lsn(cookie.value) is not None
+    assert cookie.http_only
+    anonymous = app.test_client()
+    assert anonymous.get("/order/ravi").status_code == 200
+    assert anonymous.get_cookie("wal") is None, "the store page is the same for everyone"
+
+
+def test_the_writer_reads_the_primary_until_the_replica_replays_their_write(_schema, shop, monkeypatch):
+    app = replica_app(_schema)
+    seen = on_replica(app)
+    writer, other = app.test_client(), app.test_client()
+    auth = AuthActions(writer)
+    auth.login()
+    response = auth.post(f"/dashboard/orders/{shop['order']}/status", {"status": "confirmed"}, htmx=True)
+    assert response.status_code == 200
+    written = replica.lsn(writer.get_cookie("wal").value)
+    # The replica has replayed everything up to just before the vendor's change.
+    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, written - 1, 0.0))
+    seen.clear()
+    page = writer.get("/dashboard/orders").get_data(as_text=True)
+    assert 'class="status-confirmed' in page
+    assert not seen, "the writer's read went to a replica that has not replayed the write"
+    AuthActions(other).login()
+    other.delete_cookie("wal")  # another device of the vendor's, whose last write is older
+    other.get("/dashboard/orders")
+    assert any("FROM orders" in statement for statement in seen), "others may read the replica"
+    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, written, 0.0))
+    seen.clear()
+    writer.get("/dashboard/orders")
+    assert seen, "once replayed, the writer reads the replica again"
+
+
+def test_a_replica_too_far_behind_is_left_alone(_schema, shop, monkeypatch):
+    app = replica_app(_schema)
+    seen = on_replica(app)
+    client = app.test_client()
+    AuthActions(client).login()
+    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(False, 2**40, 30.0))
+    seen.clear()
+    assert client.get("/dashboard/orders").status_code == 200
+    assert not seen
+
+
+def test_behind_by_time_only_when_it_has_not_replayed_all(_schema, shop):
+    app = replica_app(_schema)
+    with app.app_context():
+        standing = replica.measure(max_lag=2.0)
+    assert standing.usable and standing.lag == 0.0 and standing.replayed > 0
+
+
+def test_a_replica_down_fails_no_request(_schema, shop):
+    app = replica_app(_schema, DEAD_REPLICA)
+    client = app.test_client()
+    AuthActions(client).login()
+    for _ in range(3):
+        response = client.get("/dashboard/orders")
+        assert response.status_code == 200 and "#1" in response.get_data(as_text=True)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "dukaan_replica_up 0.0" in metrics and "dukaan_replica_lag_seconds" not in metrics
+
+
+def test_replica_lag_is_a_metric(_schema, shop):
+    metrics = replica_app(_schema).test_client().get("/metrics").get_data(as_text=True)
+    assert "dukaan_replica_up 1.0" in metrics and "dukaan_replica_lag_seconds 0.0" in metrics
+
+
+@pytest.mark.parametrize("text, number", [("0/3000148", 0x3000148), ("16/B374D848", (0x16 << 32) | 0xB374D848),
+                                          ("", None), ("nonsense", None), ("1/2/3", None), (None, None)])
+def test_wal_positions_are_read_as_numbers(text, number):
+    assert replica.lsn(text) == number
