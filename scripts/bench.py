@@ -267,6 +267,9 @@ def main() -> int:
         static = re.search(rb'href="(/static/icons/favicon[^"]+)"', body).group(1).decode()
         htmx = re.search(rb'src="(/static/vendor/htmx[^"]+)"', body).group(1).decode()
         bypass, gzip = dict([bypass_header()]), {"Accept-Encoding": "gzip"}
+        api_products = f"/api/v1/stores/{STORE}/products?per_page=20"
+        status, _, body = get(api_products)
+        assert status == 200 and body.count(b'"id"') == 20, "the bench store's API list did not answer"
         check_variants(store, bypass, gzip)
         measure(wrk_bin, [
             ("static file (nginx)", static, {}),
@@ -276,6 +279,10 @@ def main() -> int:
             ("storefront (app)", store, bypass),
             ("storefront (app, gzip)", store, bypass | gzip),
             ("htmx.js, 1st visit (nginx, gzip)", htmx, gzip),
+            # A mobile app's product list, a page of 20: nginx keeps no copy of the API, so
+            # both rows reach the app (the second as the storefront's "app" rows ask).
+            ("API products, 20 (nginx)", api_products, {}),
+            ("API products, 20 (app)", api_products, bypass),
         ], options.repeat, options.seconds, results, options.only)
         ids = on_sale_ids()
         live_carts(LIVE_CARTS, ids)
@@ -321,6 +328,8 @@ TARGETS = {
     "storefront (app, gzip)@50": ("/livez (app)@50", 0.80),
     "storefront (no cache)@50": ("/livez (app)@50", 0.10),
     "storefront (no cache, gzip)@50": ("/livez (app)@50", 0.10),
+    "API products, 20 (app)@50": ("/livez (app)@50", 0.70),
+    "add to cart (app)@50": ("place order (app)@50", 1.0),
 }
 
 

@@ -40,7 +40,8 @@ def products(slug: str, query: dict):
     listed = listing.listing(slug, asked)
     if listed is None:
         raise HTTPError(404, NO_STORE)
-    unchanged = request.if_none_match.contains(listed.etag)
+    # Weak comparison, as If-None-Match asks: nginx makes the ETag weak when it gzips the list.
+    unchanged = request.if_none_match.contains_weak(listed.etag)
     response = make_response(b"" if unchanged else listed.body, 304 if unchanged else 200)
     response.mimetype = "application/json"
     response.set_etag(listed.etag)

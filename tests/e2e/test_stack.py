@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -261,6 +262,43 @@ def test_storefront_static_and_headers_through_nginx(stack):
     # gunicorn logs a request just after answering it.
     _wait(lambda: "/order/demo" in stack.access_log(), 5, "the store page in gunicorn's log")
     assert "/static/" not in stack.access_log(), "a static file reached gunicorn"
+
+
+def test_the_api_through_nginx_from_registering_to_order_history(stack):
+    """A mobile app's session through nginx: register, a token, the demo store's products
+    (an ETag that nginx passes on: 304), a cart that holds, an order under an
+    Idempotency-Key (a retry replays it) and the history."""
+    api = f"{BASE}/api/v1"
+    username = "app-" + secrets.token_hex(4)
+    registered = requests.post(f"{api}/customers", json={
+        "username": username, "password": "mango-lassi-2024", "name": "Asha Rao", "phone": "9876543210"})
+    assert registered.status_code == 201, registered.text
+    assert registered.headers["X-Request-ID"]
+    token = requests.post(f"{api}/tokens", json={"username": username, "password": "mango-lassi-2024"})
+    assert token.status_code == 201, token.text
+    auth = {"Authorization": f"Bearer {token.json()['token']}"}
+    listed = requests.get(f"{api}/stores/demo/products", params={"per_page": 5, "in_stock": "true"})
+    assert listed.status_code == 200 and listed.json()["items"], listed.text
+    again = requests.get(f"{api}/stores/demo/products", params={"per_page": 5, "in_stock": "true"},
+                         headers={"If-None-Match": listed.headers["ETag"]})
+    assert again.status_code == 304
+    product = listed.json()["items"][0]
+    cart = requests.post(f"{api}/carts", json={"store": "demo"}, headers=auth)
+    assert cart.status_code == 201, cart.text
+    held = requests.put(f"{api}/carts/{cart.json()['id']}/lines/{product['id']}", json={"quantity": 1}, headers=auth)
+    assert held.status_code == 200, held.text
+    body = {"store": "demo", "cart": cart.json()["id"], "address": "12 MG Road, Pune", "payment": "cod"}
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+    placed = requests.post(f"{api}/orders", json=body, headers=auth | key)
+    assert placed.status_code == 201, placed.text
+    replayed = requests.post(f"{api}/orders", json=body, headers=auth | key)
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json()["ref"] == placed.json()["ref"]
+    history = requests.get(f"{api}/orders", headers=auth)
+    assert [order["ref"] for order in history.json()["items"]] == [placed.json()["ref"]]
+    assert requests.get(f"{api}/orders").status_code == 401
+    broken = requests.post(f"{api}/customers", data="{not json", headers={"Content-Type": "application/json"})
+    assert broken.status_code in (400, 422) and broken.headers["Content-Type"].startswith("application/json")
 
 
 def test_session_cookie_flags(stack):
