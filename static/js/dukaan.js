@@ -154,6 +154,20 @@
     }
   });
 
+  // The customer's order page refreshes itself (#order-live), but not while they are
+  // writing in one of its forms (a UTR, a review): the refresh would swap the text away.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var live = event.detail.elt;
+    if (!live || live.id !== "order-live" || event.detail.requestConfig.verb !== "get") return;
+    var fields = live.querySelectorAll("form textarea, form input[type=text], form input:not([type])");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value !== "" || fields[i] === document.activeElement) {
+        event.preventDefault();
+        return;
+      }
+    }
+  });
+
   // Escape in a row being edited inline cancels the edit.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

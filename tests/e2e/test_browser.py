@@ -812,6 +812,13 @@ def test_settings_upi_payment_delivery_and_a_review(open_session, live_server, s
     review = shop.locator("#review-form")
     review.get_by_label("5 ★").check()
     review.get_by_label("Your review (optional)").fill("Strong and fresh. <b>Lovely</b>")
+    # While the customer writes, the page does not refresh itself (it would swap the text away).
+    polls = []
+    shop.on("request", lambda request: polls.append(request.url) if request.method == "GET"
+            and "/order/" in request.url and "state=" in request.url else None)
+    shop.wait_for_timeout(2500)  # the page polls each second in these tests
+    assert polls == [], polls
+    expect(review.get_by_label("Your review (optional)")).to_have_value("Strong and fresh. <b>Lovely</b>")
     review.get_by_role("button", name="Post review").click()
     expect(shop.locator("ul.reviews")).to_contain_text("Assam tea (500 g): ★★★★★ Strong and fresh. <b>Lovely</b>")
     expect(shop.locator("#review-form")).to_have_count(0)
