@@ -44,8 +44,8 @@ class Taken:
 class NotEnough(Exception):
     """A cart asked to hold more of a product than is free: ``available`` is what is."""
 
-    def __init__(self, product_id: int, available: int):
-        self.product_id, self.available = product_id, available
+    def __init__(self, product_id: int, available: int, name: str | None = None):
+        self.product_id, self.available, self.name = product_id, available, name
         super().__init__(f"Only {available} available." if available else "0 available right now.")
 
 
@@ -136,7 +136,7 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> None:
         raise OverLimit(row.name, row.max_per_order)
     others = held([product_id], cart.id).get(product_id, 0) if row is not None else 0
     if quantity and quantity > max(0, row.stock - others):
-        raise NotEnough(product_id, max(0, row.stock - others))
+        raise NotEnough(product_id, max(0, row.stock - others), row.name)
     if quantity == 0:
         if line is not None:
             session.delete(line)

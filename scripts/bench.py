@@ -114,11 +114,18 @@ def fresh_data(products: int) -> None:
 
 
 def bench_db():
-    from sqlalchemy import create_engine
+    """A transaction on the bench database (one engine for the whole run)."""
+    global _engine
+    if _engine is None:
+        from sqlalchemy import create_engine
 
-    from config import database_url
+        from config import database_url
 
-    return create_engine(database_url(stack_env(cache=True)["DATABASE_URL"])).begin()
+        _engine = create_engine(database_url(stack_env(cache=True)["DATABASE_URL"]))
+    return _engine.begin()
+
+
+_engine = None
 
 
 def on_sale_ids() -> list[int]:

@@ -48,7 +48,7 @@ def store(slug: str):
         abort(404)
     gzipped = request.accept_encodings["gzip"] > 0
     body, etag = page.encoded(gzipped)
-    unchanged = request.if_none_match.contains(etag)
+    unchanged = request.if_none_match.contains_weak(etag)  # If-None-Match compares weakly
     response = make_response(b"" if unchanged else body, 304 if unchanged else 200)
     if gzipped and not unchanged:
         response.headers["Content-Encoding"] = "gzip"
@@ -178,8 +178,7 @@ def change_cart(slug: str):
     try:
         current = carts.set_quantity(vendor, current, product_id, quantity)
     except inventory.NotEnough as refused:
-        product = products.get(vendor, product_id)
-        message = f"{product.name}: {refused}" if product is not None else str(refused)
+        message = f"{refused.name}: {refused}" if refused.name else str(refused)
         return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE)), 409, message)
     except carts.CartError as refused:
         return _cart_fragment(vendor, current, 422, str(refused))
