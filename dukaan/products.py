@@ -69,6 +69,13 @@ def on_sale(vendor: Vendor) -> list[Product]:
     return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True)
 
 
+def on_sale_one(vendor: Vendor, product_id: int) -> Product | None:
+    """``product_id`` as the store page lists it (``held`` and ``rating`` set), or None if the
+    store does not list it."""
+    found = _with_held(for_vendor(vendor).where(Product.available, Product.id == product_id), with_ratings=True)
+    return found[0] if found else None
+
+
 def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:
     """Those of ``product_ids`` that the store page lists (without ``held``: one query, no holds)."""
     if not product_ids:

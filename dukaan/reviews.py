@@ -99,6 +99,14 @@ def for_order(order: Order) -> dict[int, Review]:
     return {r.order_line_id: r for r in db.session.scalars(select(Review).where(Review.order_line_id.in_(ids)))}
 
 
+def shown_with(product: Product, limit: int = 20) -> list[Review]:
+    """The newest ``limit`` visible reviews of ``product``, for its page."""
+    return list(db.session.scalars(
+        select(Review).where(Review.product_id == product.id, Review.hidden.is_(False))
+        .order_by(Review.id.desc()).limit(limit)
+    ))
+
+
 def for_vendor(vendor: Vendor) -> Select:
     """The vendor's reviews and nobody else's, newest first."""
     return Review.owned_by(vendor).order_by(Review.id.desc()).options(selectinload(Review.line))

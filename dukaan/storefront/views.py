@@ -4,7 +4,7 @@
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
-from .. import accounts, carts, inventory, orders, pricing, products, storefront_cache
+from .. import accounts, carts, inventory, orders, pricing, products, reviews, storefront_cache
 from ..extensions import csrf
 from ..forms import whole_number
 from ..storefront_cache import Storefront
@@ -43,7 +43,38 @@ def store(slug: str):
     _require_slug_shape(slug)
     if slug != slug.lower():
         return _lowercase_redirect("storefront.store", slug)
-    page = storefront_cache.page(slug, catalogue.load, _render_store)
+    return _send(storefront_cache.page(slug, catalogue.load, _render_store))
+
+
+# A product id PostgreSQL's integer can hold: a bigger one is no product, not an error.
+MAX_PRODUCT_ID = 2**31 - 1
+
+
+@bp.get("/<slug>/p/<int:product_id>")
+def product(slug: str, product_id: int):
+    """A product's page: cached and kept fresh exactly as the store page is."""
+    _require_slug_shape(slug)
+    if slug != slug.lower():
+        return _lowercase_redirect("storefront.product", slug, product_id=product_id)
+    if product_id > MAX_PRODUCT_ID or request.path.rsplit("/", 1)[1] != str(product_id):
+        abort(404)  # /p/007 is not /p/7: one page, one copy in nginx
+    return _send(storefront_cache.product_page(slug, product_id, lambda: _render_product(slug, product_id)))
+
+
+def _render_product(slug: str, product_id: int) -> str | None:
+    vendor = accounts.find(slug)
+    found = products.on_sale_one(vendor, product_id) if vendor is not None else None
+    if found is None:
+        return None
+    return render_template(
+        "storefront/product.html", slug=vendor.slug, store_name=vendor.store_name, product=found,
+        reviews=reviews.shown_with(found), terms=pricing.Terms.of(vendor), quantities={},
+    )
+
+
+def _send(page):
+    """A cached page (store or product; 404 for None), gzipped for browsers that take it,
+    304 when the browser holds it already."""
     if page is None:
         abort(404)
     gzipped = request.accept_encodings["gzip"] > 0

@@ -13,9 +13,9 @@ from flask import Flask
 
 from .entries import Storefront
 from .memo import Page, PageMemo
-from .pages import MEMO, CacheUnreachable, clear, forget, page
+from .pages import MEMO, CacheUnreachable, clear, forget, page, product_page
 
-__all__ = ["CacheUnreachable", "Page", "Storefront", "clear", "forget", "init_app", "page"]
+__all__ = ["CacheUnreachable", "Page", "Storefront", "clear", "forget", "init_app", "page", "product_page"]
 
 
 def init_app(app: Flask) -> None:

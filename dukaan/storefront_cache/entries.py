@@ -75,6 +75,14 @@ def fill_lock_key(slug: str) -> str:
     return f"storefront-fill:{slug}"
 
 
+# Between a store's slug and a product's id, in a product page's path and memo key.
+PRODUCT_PAGE = "/p/"
+
+
+def product_pages_key(slug: str) -> str:
+    return f"storefront-product-pages:{slug}"
+
+
 def call(method: str, *args, quiet: bool = False, **kwargs):
     """``cache.<method>(*args, **kwargs)``, or None when the cache fails."""
     try:
@@ -171,3 +179,41 @@ def _fill(slug: str, version: str | None, load: Loader) -> Storefront | None:
         timeout = config["STOREFRONT_CACHE_TIMEOUT"]
     call("set", entry_key(slug), entry, timeout=timeout)
     return front
+
+
+# nginx keeps product pages for a day after their last use (its cache's ``inactive``).
+PRODUCT_PAGES_SECONDS = 24 * 3600
+
+
+def remember_product_page(slug: str, product_id: int) -> None:
+    """Note that ``product_id``'s page was rendered, so a change refreshes nginx's copy of it."""
+    client = _redis()
+    key = f"{cache.cache.key_prefix}{product_pages_key(slug)}" if client is not None else None
+    try:
+        if client is not None:
+            client.pipeline().sadd(key, product_id).expire(key, PRODUCT_PAGES_SECONDS).execute()
+        else:  # an in-process cache: one process, no race across processes
+            ids = cache.get(product_pages_key(slug)) or frozenset()
+            cache.set(product_pages_key(slug), ids | {product_id}, timeout=PRODUCT_PAGES_SECONDS)
+    except Exception:
+        metrics.cache_lookup("catalogue", "error")
+        log.warning("storefront cache: could not note the product page %s/%s", slug, product_id, exc_info=True)
+
+
+def product_pages(slug: str) -> list[int]:
+    """The products of ``slug`` whose pages were rendered in the last day."""
+    client = _redis()
+    try:
+        if client is not None:
+            ids = client.smembers(f"{cache.cache.key_prefix}{product_pages_key(slug)}")
+        else:
+            ids = cache.get(product_pages_key(slug)) or ()
+    except Exception:
+        log.warning("storefront cache: could not list the product pages of %s", slug, exc_info=True)
+        return []
+    return sorted(int(i) for i in ids)
+
+
+def _redis():
+    """The Redis client behind the cache (a set needs more than get and set), or None."""
+    return getattr(cache.cache, "_write_client", None)

@@ -43,8 +43,9 @@ class Page:
 
 
 class PageMemo:
-    """Pages by store slug, each with its version and when that version was last confirmed
-    current; the least recently used go first past ``size`` stores."""
+    """Pages by key (a store's slug; ``<slug>/p/<id>`` for a product's), each with its
+    version and when that version was last confirmed current; the least recently used
+    go first past ``size`` pages."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -76,8 +77,12 @@ class PageMemo:
                 self._pages.popitem(last=False)
 
     def drop(self, slug: str) -> None:
+        """Forget the store's page and its product pages (keys under ``<slug>/``)."""
+        below = slug + "/"
         with self._lock:
             self._pages.pop(slug, None)
+            for key in [key for key in self._pages if key.startswith(below)]:
+                del self._pages[key]
 
     def clear(self) -> None:
         with self._lock:

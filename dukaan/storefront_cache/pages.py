@@ -34,28 +34,52 @@ def page(slug: str, load: Loader, render: Callable[[Storefront], str]) -> Page |
     cache read is skipped: on a sale day that turns thousands of reads a second
     into ten per process, and a change still shows within that fraction of a second.
     """
+
+    def fill() -> str | None:
+        front = entries.storefront(slug, load)
+        return None if front is None else render(front)
+
+    return _kept(slug, slug, fill)
+
+
+def product_page(slug: str, product_id: int, render: Callable[[], str | None]) -> Page | None:
+    """A product's page in ``slug``'s store, ``render()`` (None: no such product on sale),
+    kept as the store page is: under the store's version, so any change to the store
+    outdates it. nginx's copy is refreshed with the store page's (``shared``)."""
+
+    def fill() -> str | None:
+        html = render()
+        if html is not None:
+            entries.remember_product_page(slug, product_id)
+        return html
+
+    return _kept(slug, f"{slug}{entries.PRODUCT_PAGE}{product_id}", fill)
+
+
+def _kept(slug: str, key: str, fill: Callable[[], str | None]) -> Page | None:
+    """The page kept under ``key`` in this process while ``slug``'s version stands, else ``fill()``."""
     config = current_app.config
     if not config["STOREFRONT_CACHE"]:
-        front = load(slug)
-        return None if front is None else Page.from_html(render(front))
+        html = fill()
+        return None if html is None else Page.from_html(html)
     pages = current_app.extensions[MEMO]
     trust = config["STOREFRONT_PAGE_TRUST_SECONDS"]
-    if trust and (found := pages.recent(slug, trust)) is not None:
+    if trust and (found := pages.recent(key, trust)) is not None:
         metrics.cache_lookup("page", "hit")
         return found
     version = entries.current_version(slug)
-    if version is not None and (found := pages.get(slug, version)) is not None:
+    if version is not None and (found := pages.get(key, version)) is not None:
         metrics.cache_lookup("page", "hit")
         return found
     metrics.cache_lookup("page", "miss")
-    front = entries.storefront(slug, load)
-    if front is None:
+    html = fill()
+    if html is None:
         return None
-    found = Page.from_html(render(front))
+    found = Page.from_html(html)
     if version is not None:
         # Kept under the version read before the database: if a change
         # committed meanwhile, the version has moved on and this is not reused.
-        pages.put(slug, version, found)
+        pages.put(key, version, found)
     return found
 
 

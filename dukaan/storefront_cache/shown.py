@@ -1,4 +1,5 @@
-"""What the store page shows, declared once; a commit that changes any of it outdates the page.
+"""What the store page (and a product's page) shows, declared once; a commit that changes any
+of it outdates the store's pages.
 
 ``SHOWN`` lists, for each model the page draws on, the attributes it shows
 and what the page makes of each: most as they are, stock only as "in stock or
@@ -85,7 +86,9 @@ SHOWN: dict[type, Shown] = {
     ),
     # Each product's average rating and count of visible reviews (reviews.ratings).
     Review: Shown(
-        attributes={"product_id": as_is, "rating": as_is, "hidden": as_is},
+        # A product's page lists its visible reviews (text and date never change).
+        attributes={"product_id": as_is, "rating": as_is, "hidden": as_is, "text": as_is,
+                    "created_at": as_is},
         derived={},
         vendor_id=lambda review: review.vendor_id,
         visible=lambda review: not review.hidden,

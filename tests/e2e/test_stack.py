@@ -440,6 +440,40 @@ def test_storefront_is_served_from_nginx_and_revalidates_with_etag(stack):
     assert not_modified.status_code == 304
 
 
+def test_a_product_page_is_kept_by_nginx_and_follows_every_change(stack):
+    """A product's page is cached like the store page: HITs from nginx, and a change (an
+    edit, the product taken off the store) shows within a second."""
+    session = requests.Session()
+    token = _login(session)
+    product = _add_product(session, token, "Page Pickle", 4)
+    path = f"/order/demo/p/{product}"
+    assert "<h1>Page Pickle</h1>" in requests.get(f"{BASE}{path}").text
+    again = requests.get(f"{BASE}{path}")
+    assert again.headers["X-Cache"] in ("HIT", "UPDATING", "REVALIDATED")
+    hx = {"HX-Request": "true", "X-CSRFToken": token}
+
+    def shown_within_a_second(what, change) -> float:
+        sent = time.monotonic()
+        change()
+        while True:
+            response = requests.get(f"{BASE}{path}")
+            if what(response):
+                return time.monotonic() - sent
+            assert time.monotonic() - sent < 1.0, f"nginx still serves the old {path}"
+            time.sleep(0.05)
+
+    edited = shown_within_a_second(
+        lambda r: "<h1>Page Pickle Deluxe</h1>" in r.text,
+        lambda: session.post(f"{BASE}/dashboard/products/{product}", headers=hx, data={
+            "name": "Page Pickle Deluxe", "price": "10.00", "mrp": "", "stock": "4", "description": ""}))
+    gone = shown_within_a_second(
+        lambda r: r.status_code == 404,
+        lambda: session.post(f"{BASE}/dashboard/products/{product}/availability", headers=hx,
+                             data={"available": "no"}))
+    FIGURES.append(f"[product page through nginx] an edit showed after {edited:.2f} s, "
+                   f"taking it off the store after {gone:.2f} s")
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "identity"])
 def test_bypass_skips_the_cache_and_leaves_it_alone_refresh_replaces_it(stack, encoding):
     accept = {"Accept-Encoding": encoding}

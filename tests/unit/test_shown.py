@@ -67,6 +67,32 @@ def test_the_store_page_reads_only_what_shown_declares(store_page_reads):
     assert undeclared(store_page_reads) == []
 
 
+def test_a_product_page_reads_only_what_shown_declares(app, monkeypatch):
+    """A product's page is kept under its store's version too: what it reads must outdate it."""
+    from dukaan import orders, reviews
+    from dukaan.models import Order, Review
+    from dukaan.storefront.views import _render_product
+    from helpers import place
+
+    vendor_id = make_vendor(app)
+    pickle = make_product(app, vendor_id, "Mango pickle", "120.00", 10, mrp="150.00", description="Tangy")
+    with app.app_context():
+        order = db.session.get(Order, place(app, vendor_id, {pickle: 1}))
+        for status in ("confirmed", "shipped", "delivered"):
+            orders.change_status(order, status)
+        reviews.leave(order, pickle, 5, "Lovely")
+    seen: set = set()
+    real_find, real_one, real_reviews = accounts.find, products.on_sale_one, reviews.shown_with
+    monkeypatch.setattr(accounts, "find", lambda slug: Recorder(real_find(slug), seen))
+    monkeypatch.setattr(products, "on_sale_one", lambda vendor, pid: Recorder(real_one(vendor, pid), seen))
+    monkeypatch.setattr(reviews, "shown_with", lambda product: [Recorder(r, seen) for r in real_reviews(product)])
+    with app.test_request_context(f"/order/ravi/p/{pickle}"):
+        html = _render_product("ravi", pickle)
+    assert "Mango pickle" in html and "Lovely" in html
+    assert {(Product, "price"), (Vendor, "store_name"), (Review, "text")} <= seen
+    assert undeclared(seen) == []
+
+
 def test_a_read_that_is_not_declared_is_caught(app):
     """The check above can fail: a template reading the product's creation time is named."""
     vendor_id = make_vendor(app)

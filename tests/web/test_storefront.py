@@ -54,7 +54,7 @@ def test_store_shows_name_and_available_products(client, store):
     shown = items(html)
     assert set(shown) == {store["pickle"], store["chai"], store["barfi"]}
     pickle = shown[store["pickle"]]
-    assert "<h2>Mango pickle</h2>" in pickle
+    assert ">Mango pickle</a></h2>" in pickle
     assert "<strong>₹99.00</strong>" in pickle
     assert '<s aria-label="MRP">₹120.00</s>' in pickle
     assert "Sun-cured raw mango." in pickle
