@@ -702,6 +702,53 @@ def test_a_quantity_chosen_before_the_cart_arrives_goes_to_the_cart(open_session
     assert arrived == [True]
 
 
+# --- a product's own page (issue 10) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["phone"])
+def test_a_product_page_adds_to_the_cart_and_leads_to_checkout(open_session, live_server, size):
+    """From the store to a product's page and back: "Add" there holds stock in the same cart,
+    and "Go to checkout" takes the customer to the store page with the cart on it."""
+    name = "Kokum sherbet (750 ml)"
+    with live_server.app.app_context():
+        from dukaan import accounts
+        from dukaan.models import Product
+
+        vendor = accounts.create_vendor("kokum-house", "Kokum House", "kokum-pass-1")
+        db.session.add(Product(vendor=vendor, name=name, price=Decimal("180"), stock=6, mrp=Decimal("200"),
+                               description="Made from sun-dried kokum.\nDilute 1:4 with cold water."))
+        db.session.commit()
+    customer = open_session(size)
+    page = customer.page
+    customer.go("/order/kokum-house")
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    expect(page.locator(".description")).to_contain_text("Dilute 1:4")
+    card = page.locator(".item", has_text=name)
+    add_to_cart(card, name)
+    card.get_by_role("button", name=f"One more {name}").click()
+    expect(page.locator(f"#cart-line-{_card_id(card)} .qty")).to_have_text("2")
+    customer.shot("30-product-page")
+    page.get_by_role("link", name="Go to checkout").click()
+    expect(page).to_have_url(re.compile(r"/order/kokum-house#details$"))
+    store_card = page.locator(".item", has_text=name)
+    expect(store_card.get_by_label("Quantity")).to_have_value("2")
+    fill_details(page, "Nisha Kulkarni", "9876501234", "3 Beach Road, Ratnagiri")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Order #1")
+    expect(page.locator("table.lines tfoot")).to_contain_text(money("360"))
+
+    # Without JavaScript the page sends the customer to the product's card on the store page.
+    plain = open_session(size, java_script_enabled=False)
+    plain.go("/order/kokum-house")
+    plain.page.get_by_role("link", name=name).click()
+    expect(plain.page.get_by_label("Quantity")).to_be_hidden()
+    plain.shot("31-product-page-without-javascript")
+    plain.page.get_by_role("link", name="Order it on the store page").click()
+    expect(plain.page).to_have_url(re.compile(r"/order/kokum-house#item-\d+$"))
+    expect(plain.page.locator(".item", has_text=name).get_by_label("Quantity")).to_be_visible()
+
+
 def fill_details(page: Page, name: str, phone: str, address: str) -> None:
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Phone").fill(phone)
