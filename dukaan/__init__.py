@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -128,6 +129,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     cache.init_app(app)
     limiter.init_app(app)
+    _limit_only_where_limits_are(app, limiter)
     # Flask-Login's own context processor loads the user for every template,
     # which would cost the cached storefront a query; a lazy proxy does not.
     login.init_app(app, add_context_processor=False)
@@ -139,6 +141,28 @@ def register_extensions(app: Flask) -> None:
     storefront_cache.init_app(app)
     jobs.init_app(app)
     app.session_interface = SessionInterface()
+
+
+# The blueprints whose routes carry rate limits (login and sign-up; the API's sign-up and token).
+LIMITED_BLUEPRINTS = ("auth", "api")
+
+
+def _limit_only_where_limits_are(app: Flask, limiter) -> None:
+    """Flask-Limiter hooks every request of the app. Only routes it decorates have limits, and
+    its decorator checks them itself: its headers and clean-up move to those routes'
+    blueprints, and its check for app-wide limits goes while there are none (35 µs a request)."""
+    def its_own(hook) -> bool:
+        owner = getattr(hook, "__self__", None) or (hook.args[0] if isinstance(hook, partial) else None)
+        return owner is limiter
+
+    if any(app.config.get(name) for name in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION")):
+        return  # limits on every route: every request is checked
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        moved = [hook for hook in hooks.get(None, []) if its_own(hook)]
+        hooks[None] = [hook for hook in hooks.get(None, []) if not its_own(hook)]
+        if hooks is not app.before_request_funcs:
+            for blueprint in LIMITED_BLUEPRINTS:
+                hooks.setdefault(blueprint, []).extend(moved)
 
 
 def register_blueprints(app: Flask) -> None:

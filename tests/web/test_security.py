@@ -175,6 +175,21 @@ def test_wrong_passwords_against_one_account_are_throttled(app):
     assert right.status_code == 429
 
 
+def test_limits_cost_only_the_routes_that_have_them(app, client):
+    """Flask-Limiter's hooks run on login, sign-up and the API, not on every request: a
+    limited route still says how many attempts are left, a storefront or health check
+    carries nothing of the limiter's (and opens no session)."""
+    make_vendor(app)
+    assert bad_login(app.test_client()).headers["X-RateLimit-Remaining"]
+    for path in ("/livez", "/order/ravi"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "X-RateLimit-Limit" not in response.headers
+        assert "Set-Cookie" not in response.headers and "Cookie" not in response.vary
+    hooks = [*app.before_request_funcs[None], *app.after_request_funcs[None], *app.teardown_request_funcs[None]]
+    assert not any("Limiter" in getattr(hook, "__qualname__", repr(hook)) for hook in hooks)
+
+
 def test_one_client_guessing_many_accounts_is_throttled(app):
     app.config["LOGIN_LIMIT_PER_CLIENT"] = "5 per minute"
     client = app.test_client()
