@@ -205,3 +205,22 @@ def test_prometheus_scrapes_each_web_container_and_the_dashboard_uses_real_metri
     compose_file = (ROOT / "docker-compose.yml").read_text()
     assert "./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro" in compose_file
     assert "./monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in compose_file
+
+
+def test_compose_replica_profile_streams_from_the_primary_privately(compose):
+    """`--profile replica` adds a hot standby made by pg_basebackup from db, reachable only on
+    the private network (Debian's docker-compose 1.x lists profiled services either way)."""
+    result = compose("--profile", "replica", "config")
+    assert result.returncode == 0, result.stderr
+    replica, db = _service(result.stdout, "db-replica"), _service(result.stdout, "db")
+    assert "profiles:\n    - replica" in replica and "ports:" not in replica
+    assert "PRIMARY_HOST: db" in replica and "condition: service_healthy" in replica
+    assert "/docker-entrypoint-initdb.d/10-replication.sh" in db
+    # .env.example names no replica: the app reads from the primary alone.
+    assert "DATABASE_REPLICA_URL: ''" in _service(result.stdout, "web")
+    start = (ROOT / "postgres/replica-start.sh").read_text()
+    assert "pg_basebackup" in start and " -R " in start and "hot_standby=on" in start
+    for script in ("postgres/replica-start.sh", "postgres/primary-replication.sh"):
+        assert os.access(ROOT / script, os.X_OK), script
+        checked = subprocess.run(["sh", "-n", str(ROOT / script)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
