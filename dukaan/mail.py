@@ -81,6 +81,7 @@ def send_once(order_id: int, kind: str, to: str, subject: str, body: str) -> boo
         _settle(order_id, kind, sent=False)
         raise
     _settle(order_id, kind, sent=True)
+    log.info("mail %s about order %s sent to %s", kind, order_id, to)
     return True
 
 

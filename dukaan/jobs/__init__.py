@@ -76,9 +76,11 @@ def record(name: str, **args: Any) -> None:
         raise LookupError(f"no job is named {name!r}")
     from ..extensions import db
     from ..models import OutboxEntry, utcnow
+    from ..ops.logs import REQUEST_ID
 
     # A Core INSERT: one statement, no id to fetch back, nothing for the ORM to track.
-    db.session.execute(OutboxEntry.__table__.insert().values(name=name, args=args, created_at=utcnow()))
+    db.session.execute(OutboxEntry.__table__.insert().values(name=name, args=args, created_at=utcnow(),
+                                                             request_id=REQUEST_ID.get()))
     db.session.info[RECORDED] = True
 
 

@@ -14,7 +14,11 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
+from ..ops.logs import REQUEST_ID
 from . import JOBS, Retry
+
+# The message header that carries the id of the request that recorded a job.
+REQUEST_HEADER = "dukaan_request_id"
 
 
 def settings(config) -> dict[str, Any]:
@@ -56,8 +60,13 @@ def celery_init_app(app: Flask) -> Celery:
 
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
-            with app.app_context():
-                return self.run(*args, **kwargs)
+            # The request that recorded the job (a message header): the job logs under its id.
+            asked_by = REQUEST_ID.set(getattr(self.request, REQUEST_HEADER, None))
+            try:
+                with app.app_context():
+                    return self.run(*args, **kwargs)
+            finally:
+                REQUEST_ID.reset(asked_by)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(settings(app.config))

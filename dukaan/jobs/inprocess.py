@@ -60,8 +60,10 @@ class InProcessJobs:
 
     # --- what the seam calls --------------------------------------------------
 
-    def enqueue(self, name: str, args: dict[str, Any], delay: float = 0, key: str | None = None) -> bool:
-        """Take the job; False if it was refused (logged), True if taken or already waiting under ``key``."""
+    def enqueue(self, name: str, args: dict[str, Any], delay: float = 0, key: str | None = None,
+                request_id: str | None = None) -> bool:
+        """Take the job; False if it was refused (logged), True if taken or already waiting under ``key``.
+        It logs under ``request_id``, or the id of the request running now."""
         with self.lock:
             if key is not None and key in self.keys:
                 return True
@@ -73,7 +75,7 @@ class InProcessJobs:
             if key is not None:
                 self.keys.add(key)
             heapq.heappush(self.waiting, Waiting(time.monotonic() + delay, next(self.seq), name, args, key,
-                                                 REQUEST_ID.get()))
+                                                 request_id or REQUEST_ID.get()))
             self._start()
             self.lock.notify()
         return True

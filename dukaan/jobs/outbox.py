@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import OutboxEntry, aware, utcnow
 from . import EXTENSION, RECORDED, job
+from .celery import REQUEST_HEADER
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -55,7 +56,7 @@ class InProcessCarrier:
     def send(self, entries: list[OutboxEntry]) -> None:
         """Queue every entry here; raises ``CarrierDown`` if the queue is full."""
         for entry in entries:
-            if not self.local.enqueue(entry.name, entry.args):
+            if not self.local.enqueue(entry.name, entry.args, request_id=entry.request_id):
                 raise CarrierDown("the in-process job queue is full")
 
     def resting(self) -> bool:
@@ -87,7 +88,8 @@ class CeleryCarrier:
                     # A confirmation that times out leaves the entry here, to be sent again: a
                     # duplicate at worst, which idempotent jobs absorb.
                     self.celery.send_task(entry.name, kwargs=entry.args, producer=producer, retry=False,
-                                          timeout=seconds, confirm_timeout=seconds)
+                                          timeout=seconds, confirm_timeout=seconds,
+                                          headers={REQUEST_HEADER: entry.request_id})
         except (OperationalError, OSError) as error:
             raise CarrierDown(f"the broker did not take the jobs: {error}") from error
 

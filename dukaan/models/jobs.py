@@ -21,4 +21,6 @@ class OutboxEntry(db.Model):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The request that asked for it (X-Request-ID): the job logs under the same id.
+    request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

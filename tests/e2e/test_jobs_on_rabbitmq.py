@@ -217,6 +217,21 @@ def test_an_order_sends_its_vendor_exactly_one_email(web, shop, smtp, processes)
     assert backlog(web) == 0
 
 
+def test_the_worker_logs_the_id_of_the_request_that_placed_the_order(web, shop, smtp, processes):
+    """nginx's X-Request-ID travels with the job through the outbox and RabbitMQ: the worker's
+    log line for the mail carries it."""
+    vendor_id, product_id = shop
+    _, log = processes.worker()
+    placed = web.test_client().post("/order/ravi", headers={"X-Request-ID": "req-rabbit-0000042"}, data={
+        "name": "Meera Iyer", "phone": "9812345678", "address": "4 Park Street, Kolkata",
+        f"qty-{product_id}": "1"})
+    assert placed.status_code == 303, placed.get_data(as_text=True)
+    wait_until(lambda: "mail vendor.order_placed about order" in log.read_text(), 20, "the worker's mail line")
+    # The app's line (Celery's own handler repeats it in its format, without the id).
+    sent = [line for line in log.read_text().splitlines() if "dukaan.mail: mail vendor.order_placed" in line]
+    assert len(sent) == 1 and "[req-rabbit-0000042]" in sent[0], sent
+
+
 def test_orders_go_through_while_the_broker_is_down_and_their_emails_follow_once(app, shop, smtp, broker,
                                                                                    processes):
     vendor_id, product_id = shop

@@ -8,7 +8,9 @@ import json
 import logging
 
 import pytest
+from flask import request
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from dukaan import jobs
 from dukaan.extensions import db
@@ -344,3 +346,38 @@ def test_a_job_started_by_a_request_logs_its_request_id(json_app):
     assert jobs.backend(json_app).join(5)
     alone = [ln for ln in json_app.log_lines() if ln["message"] == "from no request"]
     assert len(alone) == 1 and alone[0]["request_id"] is None
+
+
+def test_a_job_recorded_in_the_outbox_logs_the_request_that_recorded_it(json_app):
+    """The outbox keeps the id with the job: handed over in the same request or later by a
+    sweep that runs in no request at all, the job logs the id of the request that asked."""
+    from dukaan.jobs import outbox
+    from dukaan.models import OutboxEntry
+
+    @json_app.get("/records-a-job")
+    def records():
+        jobs.record("test.observability.say", words=request.args["words"])
+        db.session.commit()
+        return "ok"
+
+    client = json_app.test_client()
+    response = client.get("/records-a-job?words=relayed", headers={"X-Request-ID": "req-outbox-000001"})
+    assert response.status_code == 200
+    assert jobs.backend(json_app).join(5)
+    said = [ln for ln in json_app.log_lines() if ln["message"] == "relayed"]
+    assert [ln["request_id"] for ln in said] == ["req-outbox-000001"]
+    # Left in the outbox (as while the broker is down), handed over by a sweep outside any request.
+    with json_app.app_context():
+        asked_by = logs.REQUEST_ID.set("req-outbox-000002")
+        jobs.record("test.observability.say", words="swept")
+        db.session.flush()
+        stored = db.session.scalar(select(OutboxEntry.request_id).where(OutboxEntry.name == "test.observability.say"))
+        db.session.info.pop(jobs.RECORDED, None)  # no relay after this commit: the sweep takes it
+        db.session.commit()
+        logs.REQUEST_ID.reset(asked_by)
+    assert stored == "req-outbox-000002"
+    with json_app.app_context():
+        assert outbox.hand_over() == 1
+    assert jobs.backend(json_app).join(5)
+    swept = [ln for ln in json_app.log_lines() if ln["message"] == "swept"]
+    assert [ln["request_id"] for ln in swept] == ["req-outbox-000002"]
