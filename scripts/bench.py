@@ -5,7 +5,9 @@ ports, loads a store of 50 products (``--products 500`` for a large one) and
 measures with wrk, every run bounded in time, in one go so the ratios are fair:
 
 - ceilings: a small static file from nginx (the 266-byte favicon); ``/livez``
-  (no database, no cache) through the same nginx and gunicorn;
+  (no database, no cache) through the same nginx and gunicorn; and the yardstick
+  of the app tier, a bare Flask "hello" under gunicorn's sync worker ×3 behind an
+  nginx of its own (every row also says how many cores were busy);
 - the storefront as customers get it, through nginx (its shared cache), warm;
 - the storefront's path through the app, the fragment cache warm, nginx's
   cache bypassed and left alone (``X-Cache-Bypass`` with the refresh key);
@@ -38,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,19 +188,30 @@ def get(path: str, headers: dict | None = None) -> tuple[int, http.client.HTTPMe
         conn.close()
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine since boot (/proc/stat)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict,
-        script: tuple[str, list[str]] | None = None) -> dict:
-    """One bounded wrk run; ``script`` is a Lua file of scripts/wrk and its arguments."""
+        script: tuple[str, list[str]] | None = None, port: int = PORT) -> dict:
+    """One bounded wrk run; ``script`` is a Lua file of scripts/wrk and its arguments. ``cores``
+    is how many of the machine's cores were busy meanwhile (wrk's own share included)."""
     args = [wrk_bin, f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
             "--timeout", "5s"]
     for header in headers.items():
         args += ["-H", "%s: %s" % header]
     if script is not None:
         args += ["-s", str(WRK_SCRIPTS / script[0])]
-    args.append(f"http://127.0.0.1:{PORT}{path}")
+    args.append(f"http://127.0.0.1:{port}{path}")
     if script is not None:
         args += ["--", *script[1]]
+    busy_before, all_before = cpu_ticks()
     out = sh(args, quiet=True).stdout
+    busy_after, all_after = cpu_ticks()
+    cores = (busy_after - busy_before) / max(1, all_after - all_before) * (os.cpu_count() or 1)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {p: _ms(re.search(rf"^\s+{p}%\s+([\d.]+\w+)", out, re.M).group(1)) for p in ("50", "99")}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -205,7 +219,7 @@ def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict,
     errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors,
-            "requests": requests}
+            "requests": requests, "cores": cores}
 
 
 def _ms(value: str) -> float:
@@ -229,10 +243,11 @@ def median_run(runs: list[dict]) -> dict:
     return result
 
 
-CEILINGS = ("static file (nginx)", "/livez (app)")
+HELLO = "bare Flask hello (sync ×3)"
+CEILINGS = ("static file (nginx)", "/livez (app)", HELLO)
 
 
-def measure(wrk_bin, targets, repeat, seconds, results, only=()) -> None:
+def measure(wrk_bin, targets, repeat, seconds, results, only=(), port: int = PORT) -> None:
     """Each target is (name, path, request headers[, wrk script]); a scripted one (a POST)
     has no burst. With ``only``, just the ceilings and the rows named."""
     for name, path, headers, *script in targets:
@@ -240,15 +255,73 @@ def measure(wrk_bin, targets, repeat, seconds, results, only=()) -> None:
             continue
         script = script[0] if script else None
         for connections in (1, 50):
-            wrk(wrk_bin, path, connections, 1, headers, script)  # warm-up
-            runs = [wrk(wrk_bin, path, connections, seconds, headers, script) for _ in range(repeat)]
+            wrk(wrk_bin, path, connections, 1, headers, script, port)  # warm-up
+            runs = [wrk(wrk_bin, path, connections, seconds, headers, script, port) for _ in range(repeat)]
             results[f"{name}@{connections}"] = median_run(runs)
             figure = results[f"{name}@{connections}"]
             print(f"  {name:<32} c={connections:<3} {figure['rps']:>9.0f} req/s  "
-                  f"p50 {figure['p50_ms']:.2f} ms  p99 {figure['p99_ms']:.2f} ms  errors {figure['errors']}")
-        if script is None:
+                  f"p50 {figure['p50_ms']:.2f} ms  p99 {figure['p99_ms']:.2f} ms  "
+                  f"cores {figure['cores']:.2f}  errors {figure['errors']}")
+        if script is None and port == PORT:
             bursts = [burst(path, headers) for _ in range(repeat)]
             results[f"{name}:burst"] = median_run(bursts)
+
+
+HELLO_PORT, HELLO_APP_PORT = 18093, 18094
+HELLO_NGINX = """worker_processes auto;
+pid nginx.pid;
+error_log nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log nginx-access.log;
+    client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;
+    keepalive_timeout 30s;
+    upstream hello {{ server 127.0.0.1:{app}; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://hello;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def hello_server():
+    """The yardstick of the app rows: a bare Flask "hello" (scripts/hello_app.py) under gunicorn's
+    sync worker ×3, as the Django prototype we grew from ran, behind an nginx of its own that
+    proxies as ours does (keep-alive upstream, an access log)."""
+    folder = ROOT / ".stack-bench" / "hello"
+    (folder / "tmp").mkdir(parents=True, exist_ok=True)
+    (folder / "nginx.conf").write_text(HELLO_NGINX.format(app=HELLO_APP_PORT, port=HELLO_PORT))
+    gunicorn = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--workers", "3", "--worker-class", "sync", "--bind",
+         f"127.0.0.1:{HELLO_APP_PORT}", "--chdir", str(ROOT / "scripts"), "--log-level", "warning",
+         "hello_app:app"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sh(["nginx", "-p", str(folder), "-c", "nginx.conf"])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", HELLO_PORT, timeout=2)
+                conn.request("GET", "/")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("bench: the bare Flask hello did not answer")
+            time.sleep(0.2)
+        yield
+    finally:
+        sh(["nginx", "-p", str(folder), "-c", "nginx.conf", "-s", "quit"], check=False, quiet=True)
+        gunicorn.terminate()
+        gunicorn.wait(20)
 
 
 def main() -> int:
@@ -278,6 +351,9 @@ def main() -> int:
         status, _, body = get(api_products)
         assert status == 200 and body.count(b'"id"') == 20, "the bench store's API list did not answer"
         check_variants(store, bypass, gzip)
+        with hello_server():
+            measure(wrk_bin, [(HELLO, "/", {})], options.repeat, options.seconds, results, options.only,
+                    port=HELLO_PORT)
         measure(wrk_bin, [
             ("static file (nginx)", static, {}),
             ("/livez (app)", "/livez", {}),
@@ -340,10 +416,16 @@ TARGETS = {
 }
 
 
+# The app tier against the bare Flask hello (issue 17): (figure, share of the hello's req/s).
+AGAINST_HELLO = (("/livez (app)@50", 1.0), ("storefront (app)@50", 0.85), ("storefront (app, gzip)@50", 0.85))
+# Busy cores at 50 connections on the rows that reach the app, on 2 cores: above this.
+CORES_BUSY = 1.8
+
+
 def report(results: dict, options) -> None:
     print(f"\n{options.products} products, medians of {options.repeat} runs of {options.seconds} s:\n")
-    print("| what | conns | req/s | p50 ms | p99 ms | errors | vs static | vs /livez |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| what | conns | req/s | p50 ms | p99 ms | cores busy | errors | vs static | vs /livez |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key, figure in results.items():
         if key.endswith(":burst"):
             continue
@@ -351,8 +433,8 @@ def report(results: dict, options) -> None:
         ceiling_static = results[f"static file (nginx)@{connections}"]["rps"]
         ceiling_livez = results[f"/livez (app)@{connections}"]["rps"]
         print(f"| {name} | {connections} | {figure['rps']:.0f} | {figure['p50_ms']:.2f} | "
-              f"{figure['p99_ms']:.2f} | {figure['errors']} | {figure['rps'] / ceiling_static:.1%} | "
-              f"{figure['rps'] / ceiling_livez:.1%} |")
+              f"{figure['p99_ms']:.2f} | {figure['cores']:.2f} | {figure['errors']} | "
+              f"{figure['rps'] / ceiling_static:.1%} | {figure['rps'] / ceiling_livez:.1%} |")
     print("\n| burst of 100, 10 at a time | wall ms | errors |")
     print("|---|---:|---:|")
     for key, figure in results.items():
@@ -365,6 +447,22 @@ def report(results: dict, options) -> None:
         ratio = results[figure]["rps"] / results[ceiling]["rps"]
         verdict = "met" if ratio >= share else "MISSED"
         print(f"  {figure}: {ratio:.1%} of {ceiling} (target {share:.0%}): {verdict}")
+    hello = results.get(f"{HELLO}@50")
+    if hello is None:
+        return
+    for figure, share in AGAINST_HELLO:
+        if figure in results:
+            ratio = results[figure]["rps"] / hello["rps"]
+            print(f"  {figure}: {ratio:.2f}× the {HELLO} (target {share:.2f}×): "
+                  f"{'met' if ratio >= share else 'MISSED'}")
+    if "/livez (app)@50" in results:
+        tail = results["/livez (app)@50"]["p99_ms"] / hello["p99_ms"]
+        print(f"  /livez (app)@50 p99: {tail:.2f}× the {HELLO}'s (target at most 1.50×): "
+              f"{'met' if tail <= 1.5 else 'MISSED'}")
+    for key, figure in results.items():
+        if key.endswith("(app)@50") or "(app," in key and key.endswith("@50"):
+            verdict = "met" if figure["cores"] > CORES_BUSY else "MISSED"
+            print(f"  {key}: {figure['cores']:.2f} cores busy (target above {CORES_BUSY}): {verdict}")
 
 
 if __name__ == "__main__":
