@@ -12,7 +12,7 @@ bind = env("GUNICORN_BIND", "0.0.0.0:8000")
 # Threads let a worker overlap waits on PostgreSQL and Redis; processes use the cores.
 workers = int(env("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2)))
 threads = int(env("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+worker_class = env("GUNICORN_WORKER_CLASS", "gthread")
 timeout = int(env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(env("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(env("GUNICORN_KEEPALIVE", "5"))

@@ -161,8 +161,8 @@ def live_carts(count: int, product_ids: list[int]) -> None:
                 {"c": cart_id, "p": product_ids[index % len(product_ids)]})
 
 
-def stack(action: str, cache: bool = True) -> None:
-    result = sh([str(ROOT / "scripts/stack"), action], env=stack_env(cache), quiet=True)
+def stack(action: str, cache: bool = True, extra: dict | None = None) -> None:
+    result = sh([str(ROOT / "scripts/stack"), action], env=stack_env(cache) | (extra or {}), quiet=True)
     for line in result.stdout.splitlines():
         if line.startswith("stack:"):
             print(line)

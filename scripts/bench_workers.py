@@ -1,0 +1,129 @@
+"""Which gunicorn worker model serves a sale day best: each model on the same mix, side by side.
+
+Builds the bench's native stack (scripts/bench.py: its database, Redis db and
+ports) with ONE gunicorn behind nginx, once per worker model, and drives each
+with the same sale-day mix through nginx at 50 connections (wrk and
+scripts/wrk/mix.lua, every request reaching the app: store and product pages
+with nginx's cache bypassed, the running total, the cart, adding to it,
+checkout, an order page's poll, the vendor's orders list, the API's product
+list). Prints, per model, requests a second, p50 and p99, cores busy and errors.
+
+Usage: .venv/bin/python scripts/bench_workers.py [--seconds 10] [--repeat 3] [--only TEXT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import sys
+import tempfile
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench  # noqa: E402  (the bench's stack, data and wrk helpers)
+
+CORES = os.cpu_count() or 1
+# (name, worker class, workers, threads)
+MODELS = [
+    (f"sync, {2 * CORES + 1} workers", "sync", 2 * CORES + 1, 1),
+    (f"sync, {4 * CORES} workers", "sync", 4 * CORES, 1),
+    (f"gthread, {CORES} workers × 4 threads", "gthread", CORES, 4),
+    (f"gthread, {2 * CORES} workers × 2 threads", "gthread", 2 * CORES, 2),
+    (f"gthread, {2 * CORES} workers × 4 threads", "gthread", 2 * CORES, 4),
+    (f"gthread, {2 * CORES} workers × 8 threads", "gthread", 2 * CORES, 8),
+]
+# What reaches the app on a sale day, per 100 requests.
+MIX = """\
+25\tGET\t/order/{store}\t{bypass}
+10\tGET\t/order/{store}/p/{{id}}\t{bypass}
+20\tGET\t/order/{store}/total?qty-{{id}}=2\t
+10\tGET\t/order/{store}/cart\t
+8\tPOST\t/order/{store}/cart\t\tproduct_id={{id}}&quantity=1
+2\tPOST\t/order/{store}\t\tname=Sale+Day&phone=9876543210&address=1+Bench+Road%2C+Pune&qty-{{id}}=1
+10\tGET\t/order/{store}/{ref}\t
+5\tGET\t/dashboard/orders\tHX-Request: true | Cookie: {cookie}
+10\tGET\t/api/v1/stores/{store}/products?per_page=20\t
+"""
+
+
+def request(method: str, path: str, body: str = "", headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", bench.PORT, timeout=10)
+    try:
+        conn.request(method, path, body=body or None, headers={
+            **({"Content-Type": "application/x-www-form-urlencoded"} if body else {}), **(headers or {})})
+        response = conn.getresponse()
+        return response, response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def login_cookie() -> str:
+    """The bench vendor's session cookie (the Cookie header value)."""
+    page, html = request("GET", "/login")
+    first = page.getheader("Set-Cookie").split(";", 1)[0]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    form = urllib.parse.urlencode({"username": bench.STORE, "password": "demo1234", "csrf_token": token})
+    response, _ = request("POST", "/login", form, {"Cookie": first})
+    assert response.status == 303, response.status
+    return response.getheader("Set-Cookie").split(";", 1)[0]
+
+
+def an_order_ref(product_id: int) -> str:
+    form = f"name=Bench&phone=9876543210&address=1+Bench+Road&qty-{product_id}=1"
+    response, _ = request("POST", f"/order/{bench.STORE}", form)
+    assert response.status == 303, response.status
+    return response.getheader("Location").rsplit("/", 1)[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--only", help="measure only the models whose name has this")
+    options = parser.parse_args()
+    wrk_bin = bench.ensure_wrk()
+    bench.stack("down")
+    bench.fresh_data(50)
+    ids = bench.on_sale_ids()
+    rows = []
+    try:
+        for name, worker_class, workers, threads in MODELS:
+            if options.only and options.only not in name:
+                continue
+            bench.stack("up", extra={"STACK_APP_PORTS": bench.APP_PORTS.split()[0],
+                                     "GUNICORN_WORKER_CLASS": worker_class,
+                                     "GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)})
+            mix = MIX.format(store=bench.STORE, bypass="%s: %s" % bench.bypass_header(),
+                             ref=an_order_ref(ids[0]), cookie=login_cookie())
+            with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as file:
+                file.write(mix)
+            script = ("mix.lua", [file.name, ",".join(map(str, ids))])
+            bench.wrk(wrk_bin, "/", options.connections, 2, {}, script)  # warm-up
+            runs = [bench.wrk(wrk_bin, "/", options.connections, options.seconds, {}, script)
+                    for _ in range(options.repeat)]
+            figure = bench.median_run(runs)
+            rows.append((name, figure))
+            print(f"  {name:<34} {figure['rps']:>7.0f} req/s  p50 {figure['p50_ms']:.1f} ms  "
+                  f"p99 {figure['p99_ms']:.1f} ms  cores {figure['cores']:.2f}  errors {figure['errors']}")
+            os.unlink(file.name)
+            bench.stack("down")
+    finally:
+        bench.stack("down")
+    print(f"\nThe sale-day mix at {options.connections} connections, one gunicorn behind nginx, "
+          f"{CORES} cores, medians of {options.repeat} runs of {options.seconds} s:\n")
+    print("| worker model | req/s | p50 ms | p99 ms | cores busy | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, figure in rows:
+        print(f"| {name} | {figure['rps']:.0f} | {figure['p50_ms']:.1f} | {figure['p99_ms']:.1f} | "
+              f"{figure['cores']:.2f} | {figure['errors']} |")
+    return 0 if all(figure["errors"] == 0 for _, figure in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
