@@ -117,12 +117,14 @@ def register_static_versions(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from . import accounts, jobs, replica, storefront_cache
+    from . import accounts, jobs, orders, replica, storefront_cache
     from .extensions import cache, csrf, db, limiter, login, migrate
     from .sessions import SessionInterface
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if (numbers := orders.numbers_bind(app.config["SQLALCHEMY_DATABASE_URI"])) is not None:
+        app.config["SQLALCHEMY_BINDS"] = {**(app.config.get("SQLALCHEMY_BINDS") or {}), orders.NUMBERS: numbers}
     db.init_app(app)
     replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)

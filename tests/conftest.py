@@ -177,7 +177,8 @@ def app(_schema):
             cache.clear()
         except Exception:
             pass
-        db.engine.dispose()
+        for engine in db.engines.values():  # the numbers bind's and the replica's too
+            engine.dispose()
 
 
 def _empty(engine) -> None:

@@ -36,7 +36,7 @@ def page(slug: str, load: Loader, render: Callable[[Storefront], str]) -> Page |
     """
 
     def fill() -> str | None:
-        front = entries.storefront(slug, load)
+        front = entries.storefront(slug, load) if current_app.config["STOREFRONT_CACHE"] else load(slug)
         return None if front is None else render(front)
 
     return _kept(slug, slug, fill)
