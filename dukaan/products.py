@@ -91,12 +91,15 @@ MAX_SEARCH = 100
 MAX_SEARCH_WORDS = 8
 
 
+def search_text(text: str | None) -> str:
+    """What a customer typed, cut at ``MAX_SEARCH`` characters, with control characters (a
+    NUL, which PostgreSQL refuses in a query) as spaces."""
+    return CONTROL.sub(" ", (text or "")[:MAX_SEARCH])
+
+
 def search_words(text: str | None) -> list[str]:
-    """The words of what a customer typed, as ``matching`` uses them: control characters
-    (a NUL, which PostgreSQL refuses in a query) count as spaces; cut at ``MAX_SEARCH``
-    characters and ``MAX_SEARCH_WORDS`` words."""
-    text = CONTROL.sub(" ", (text or "")[:MAX_SEARCH])
-    return text.split()[:MAX_SEARCH_WORDS]
+    """The words of what a customer typed, as ``matching`` uses them (at most ``MAX_SEARCH_WORDS``)."""
+    return search_text(text).split()[:MAX_SEARCH_WORDS]
 
 
 def matching(text: str):

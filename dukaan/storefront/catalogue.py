@@ -57,8 +57,10 @@ def render(
     on_sale: list[Product],
     quantities: dict[int, str] | None = None,
     problems: dict[int, str] | None = None,
+    searching: bool = False,
 ) -> Markup:
-    """The catalogue fragment; ``quantities`` and ``problems`` re-fill a rejected order."""
+    """The catalogue fragment; ``quantities`` and ``problems`` re-fill a rejected order;
+    ``searching``: ``on_sale`` is what a search found (nothing found is not an empty store)."""
     return Markup(
         render_template(
             "storefront/_catalogue.html",
@@ -66,5 +68,6 @@ def render(
             sections=sections(on_sale),
             quantities=quantities or {},
             problems=problems or {},
+            searching=searching,
         )
     )
