@@ -226,6 +226,15 @@ def product_row(page: Page, name: str):
     return page.locator("#product-rows tr", has=page.get_by_text(name, exact=True))
 
 
+def logged_in(vendor: Session, username: str, password: str) -> Session:
+    """``vendor``'s session, logged in through the login page."""
+    vendor.go("/login")
+    vendor.page.get_by_label("Username").fill(username)
+    vendor.page.get_by_label("Password").fill(password)
+    vendor.page.get_by_role("button", name="Log in").click()
+    return vendor
+
+
 def money(amount: str | Decimal) -> str:
     return f"₹{Decimal(amount):,.2f}"
 
@@ -725,12 +734,8 @@ def test_settings_upi_payment_delivery_and_a_review(open_session, live_server, s
         db.session.commit()
 
     # The vendor's settings: a mistake shown inline, then saved in place.
-    vendor = open_session(size)
+    vendor = logged_in(open_session(size), username, "chai-point-2024")
     page = vendor.page
-    vendor.go("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("chai-point-2024")
-    page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Settings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Store settings")
     page.get_by_label("WhatsApp number").fill("98765 43210")
@@ -854,12 +859,8 @@ def test_categories_sections_chips_and_search(open_session, live_server, size):
                                    description=description))
         db.session.commit()
 
-    vendor = open_session(size)
+    vendor = logged_in(open_session(size), username, "asha-shelves-1")
     page = vendor.page
-    vendor.go("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("asha-shelves-1")
-    page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Categories").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Categories")
     expect(page.locator("#no-categories")).to_be_visible()
