@@ -16,10 +16,13 @@ from .extensions import db
 from .models import Category, Product, Vendor
 
 MAX_NAME = 60
+# More sections than this would not fit a chip bar anyone could use on a phone.
+MAX_CATEGORIES = 50
 
 
 class CategoryError(ValueError):
-    """A name that cannot be used: empty, too long, or the vendor has it already."""
+    """A name that cannot be used (empty, too long, or the vendor has it already), or one
+    category too many."""
 
 
 def for_vendor(vendor: Vendor) -> Select:
@@ -69,7 +72,10 @@ def _commit_named(name: str) -> None:
 def create(vendor: Vendor, name: str) -> Category:
     """Add a category at the end of the vendor's order. Raises ``CategoryError``."""
     name = _check(vendor, name)
-    last = db.session.scalar(select(func.max(Category.position)).where(Category.vendor_id == vendor.id))
+    count, last = db.session.execute(
+        select(func.count(), func.max(Category.position)).where(Category.vendor_id == vendor.id)).one()
+    if count >= MAX_CATEGORIES:
+        raise CategoryError(f"A store can have at most {MAX_CATEGORIES} categories: delete one first.")
     category = Category(vendor_id=vendor.id, name=name, name_key=name_key(name),
                         position=0 if last is None else last + 1)
     db.session.add(category)

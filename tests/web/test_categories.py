@@ -91,6 +91,17 @@ def test_a_bad_name_is_422_with_the_problem_next_to_it(app, auth, vendor, name, 
     assert names_in(app, vendor) == ["Pickles"]
 
 
+def test_a_store_has_at_most_fifty_categories(app, auth, vendor):
+    with app.app_context():
+        ravi = db.session.get(Vendor, vendor)
+        for number in range(categories.MAX_CATEGORIES):
+            categories.create(ravi, f"Shelf {number}")
+    response = add(auth, "One more", htmx=True)
+    assert response.status_code == 422
+    assert field_error(response.get_data(as_text=True), "name") == (
+        "A store can have at most 50 categories: delete one first.")
+
+
 def test_names_are_per_vendor(app, client, auth, vendor):
     make_vendor(app, "meera", "Meera's")
     add(auth, "Pickles")
