@@ -109,4 +109,3 @@ def delete(category: Category) -> None:
     db.session.execute(update(Product).where(Product.category_id == category.id).values(category_id=None))
     db.session.delete(category)
     db.session.commit()
-

@@ -41,8 +41,6 @@ def _money(field) -> None:
 
 
 NO_CATEGORY = SelectChoice("", "No category")
-
-
 CHOOSE_CATEGORY = "Choose one of your categories, or none."
 
 
