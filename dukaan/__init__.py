@@ -202,8 +202,9 @@ def register_templates(app: Flask) -> None:
         return aware(value).astimezone(zone).strftime(fmt)
 
     from .orders import MAX_QUANTITY
+    from .products import MAX_SEARCH, MAX_SEARCH_WORDS
 
-    app.jinja_env.globals["MAX_QUANTITY"] = MAX_QUANTITY
+    app.jinja_env.globals.update(MAX_QUANTITY=MAX_QUANTITY, MAX_SEARCH=MAX_SEARCH, MAX_SEARCH_WORDS=MAX_SEARCH_WORDS)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["local_time"] = local_time
 

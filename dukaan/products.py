@@ -7,16 +7,20 @@ commit; the store page follows by itself (``storefront_cache.shown``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy.orm import joinedload
 
-from . import inventory, reviews
+from . import categories, inventory, reviews
 from .extensions import db
 from .models import Product, Vendor
 
 MAX_PRICE = Decimal("99999999.99")
+# Characters no search needs: C0 controls (NUL among them) and DEL.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class Details:
     mrp: Decimal | None
     description: str
     max_per_order: int | None = None  # the most one order may take; None: no limit
+    category_id: int | None = None  # one of the vendor's categories; None: uncategorised
+
+
+class UnknownCategory(ValueError):
+    """A category id that is not one of the vendor's (another vendor's, or deleted)."""
 
 
 def for_vendor(vendor: Vendor) -> Select:
@@ -37,13 +46,16 @@ def for_vendor(vendor: Vendor) -> Select:
 
 def get(vendor: Vendor, product_id: int) -> Product | None:
     """The vendor's product ``product_id`` (with ``held`` set), or None."""
+    # Its category loads when asked for: a joined load would follow the product into
+    # inventory's refresh FOR UPDATE, which PostgreSQL refuses over an outer join.
     found = _with_held(for_vendor(vendor).where(Product.id == product_id))
     return found[0] if found else None
 
 
 def listing(vendor: Vendor) -> list[Product]:
-    """All of the vendor's products, newest first (the dashboard's order), with ``held`` set."""
-    return _with_held(for_vendor(vendor).order_by(Product.id.desc()))
+    """All of the vendor's products, newest first (the dashboard's order), with ``held`` set
+    and ``category`` loaded."""
+    return _with_held(for_vendor(vendor).order_by(Product.id.desc()).options(joinedload(Product.category)))
 
 
 def _with_held(query: Select, with_ratings: bool = False) -> list[Product]:
@@ -63,10 +75,45 @@ def count(vendor: Vendor) -> int:
     return db.session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))
 
 
-def on_sale(vendor: Vendor) -> list[Product]:
+def on_sale(vendor: Vendor, search: str | None = None) -> list[Product]:
     """What the store page lists: available products, sold-out ones included, oldest first,
-    with ``held`` set (and so ``free``) and ``rating`` (None without visible reviews)."""
-    return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True)
+    with ``held`` set (and so ``free``), ``rating`` (None without visible reviews) and
+    ``category`` loaded (one query for all). ``search``: only those ``matching`` it."""
+    query = for_vendor(vendor).where(Product.available).options(joinedload(Product.category))
+    if search:
+        query = query.where(matching(search))
+    return _with_held(query.order_by(Product.id), with_ratings=True)
+
+
+# A search is cut to this many characters and words: plenty for a product's name, and a
+# paste of junk costs a handful of ILIKEs over one store's products, never more.
+MAX_SEARCH = 100
+MAX_SEARCH_WORDS = 8
+
+
+def search_text(text: str | None) -> str:
+    """What a customer typed, cut at ``MAX_SEARCH`` characters, with control characters (a
+    NUL, which PostgreSQL refuses in a query) as spaces."""
+    return CONTROL.sub(" ", (text or "")[:MAX_SEARCH])
+
+
+def search_words(text: str | None) -> list[str]:
+    """The words of what a customer typed, as ``matching`` uses them (at most ``MAX_SEARCH_WORDS``)."""
+    return search_text(text).split()[:MAX_SEARCH_WORDS]
+
+
+def matching(text: str):
+    """A condition: every word of ``text`` is in the product's name or description, in any
+    case. LIKE's wildcards typed by the customer (%, _) and backslashes match themselves.
+
+    ILIKE rather than full-text search: one store has tens or hundreds of products, and a
+    customer types part of a word ("pick" for pickle), which full-text stemming misses."""
+    conditions = []
+    for word in search_words(text):
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(Product.name.ilike(pattern, escape="\\"),
+                              Product.description.ilike(pattern, escape="\\")))
+    return and_(true(), *conditions)
 
 
 def on_sale_one(vendor: Vendor, product_id: int) -> Product | None:
@@ -84,6 +131,7 @@ def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:
 
 
 def create(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:
+    """Raises ``UnknownCategory`` (nothing saved)."""
     product = add(vendor, details, stock, available)
     db.session.commit()
     return product
@@ -91,6 +139,7 @@ def create(vendor: Vendor, details: Details, stock: int, available: bool = True)
 
 def add(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:
     """``create`` without the commit, for loading many at once."""
+    _check_category(vendor, details)
     product = Product(vendor_id=vendor.id, available=available)
     _write(product, details)
     inventory.receive(product, stock)
@@ -100,7 +149,9 @@ def add(vendor: Vendor, details: Details, stock: int, available: bool = True) ->
 
 def update(product: Product, details: Details, stock: int, stock_seen: int | None) -> None:
     """Save a vendor's edit. Raises ``inventory.StockMoved`` (nothing saved, the
-    transaction rolled back) when orders moved the stock the vendor was editing."""
+    transaction rolled back) when orders moved the stock the vendor was editing, and
+    ``UnknownCategory`` (nothing saved) for a category that is not the vendor's."""
+    _check_category(product.vendor, details)
     try:
         inventory.set_stock(product, stock, stock_seen)
     except inventory.StockMoved:
@@ -123,7 +174,13 @@ def delete(product: Product) -> None:
     db.session.commit()
 
 
+def _check_category(vendor: Vendor, details: Details) -> None:
+    if details.category_id is not None and categories.get(vendor, details.category_id) is None:
+        raise UnknownCategory("Choose one of your categories, or none.")
+
+
 def _write(product: Product, details: Details) -> None:
+    product.category_id = details.category_id
     product.name = details.name
     product.price = details.price
     product.mrp = details.mrp

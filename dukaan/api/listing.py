@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import joinedload
 
 from .. import accounts, inventory, products
 from ..extensions import db
@@ -47,7 +48,7 @@ class Query:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     in_stock: bool | None = None
-    category: str | None = None
+    category: int | None = None
     sort: str | None = None
 
 
@@ -71,9 +72,7 @@ def _filtered(vendor: Vendor, query: Query) -> Select:
     free = free_units()
     found = products.for_vendor(vendor).where(Product.available)
     if query.q:
-        pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        found = found.where(or_(Product.name.ilike(pattern, escape="\\"),
-                                Product.description.ilike(pattern, escape="\\")))
+        found = found.where(products.matching(query.q))
     if query.min_price is not None:
         found = found.where(Product.price >= query.min_price)
     if query.max_price is not None:
@@ -81,8 +80,8 @@ def _filtered(vendor: Vendor, query: Query) -> Select:
     if query.in_stock is not None:
         found = found.where(free > 0 if query.in_stock else free <= 0)
     if query.category is not None:
-        # Products have no categories yet: no product is in any.
-        found = found.where(false())
+        # A category that is not this store's (or no longer exists) has no products: an empty list.
+        found = found.where(Product.category_id == query.category)
     return found
 
 
@@ -90,7 +89,7 @@ def _load(vendor: Vendor, query: Query) -> Listed:
     found = _filtered(vendor, query)
     total = db.session.scalar(select(func.count()).select_from(found.subquery())) or 0
     rows = db.session.execute(
-        found.add_columns(free_units())
+        found.add_columns(free_units()).options(joinedload(Product.category))
         .order_by(*SORTS.get(query.sort, (Product.id,)))
         .limit(query.per_page).offset((query.page - 1) * query.per_page)
     ).all()
@@ -98,6 +97,8 @@ def _load(vendor: Vendor, query: Query) -> Listed:
         "id": product.id, "name": product.name, "description": product.description,
         "price": f"{product.price:.2f}", "mrp": None if product.mrp is None else f"{product.mrp:.2f}",
         "stock": free, "available": free > 0, "max_per_order": product.max_per_order,
+        "category": None if product.category is None else {"id": product.category.id,
+                                                            "name": product.category.name},
     } for product, free in rows]
     body = json.dumps({"items": items, "page": query.page, "per_page": query.per_page, "total": total},
                       separators=(",", ":"), ensure_ascii=False).encode()

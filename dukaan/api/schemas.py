@@ -122,10 +122,16 @@ class ProductsQuery(Schema):
     min_price = Money()
     max_price = Money()
     in_stock = Boolean(metadata={"description": "true: only what can be bought now; false: only what cannot."})
-    category = Text(validate=Length(1, 100), metadata={
-        "description": "Products have no categories yet: any category lists nothing."})
+    category = WholeNumber(validate=Range(1, MAX_ID), metadata={
+        "description": "A category's id (as in each item's `category`): only its products. "
+                       "An id that is not one of the store's categories lists nothing."})
     sort = String(validate=OneOf(["price", "-price", "name", "newest"]), metadata={
         "description": "Default: as the store page lists them (oldest first)."})
+
+
+class CategoryOut(Schema):
+    id = Integer(required=True)
+    name = String(required=True, metadata={"example": "Pickles"})
 
 
 class ProductOut(Schema):
@@ -139,6 +145,8 @@ class ProductOut(Schema):
     available = Boolean(required=True, metadata={"description": "At least one unit can be bought now."})
     max_per_order = Integer(required=True, allow_none=True, metadata={
         "description": "The most one order may take, or null."})
+    category = Nested(CategoryOut, required=True, allow_none=True, metadata={
+        "description": "The store page's section it is listed in, or null (uncategorised)."})
 
 
 class ProductPage(Schema):

@@ -9,7 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from .. import accounts, products
+from .. import accounts, categories, products
 from ..extensions import db
 from ..models import Vendor
 from ..products import Details
@@ -42,6 +42,14 @@ DEMO_PRODUCTS = [
     ("Cotton tote, Warli print", "299.00", None, 16, True, "Printed by hand in Dahanu."),
     ("Gift hamper, festive", "1499.00", "1799.00", 6, True, "Pickle, laddoo, diyas and a dupatta in a jute bag."),
 ]
+
+# The demo store's sections, in order, and the words that put a product in each; the rest
+# (the chai mix, the garam masala) come last under "More".
+DEMO_CATEGORIES = {
+    "Pickles & chutneys": ("pickle", "chutney"),
+    "Sweets & snacks": ("laddoo", "barfi", "katli", "chips", "hamper"),
+    "Crafts & gifts": ("dupatta", "bag", "diya", "bell", "coaster", "tote", "soap"),
+}
 
 LOAD_WORDS = ["Organic", "Classic", "Premium", "Homemade", "Spicy", "Sweet", "Fresh", "Royal"]
 LOAD_THINGS = ["pickle", "chutney", "masala", "laddoo", "barfi", "dupatta", "tote", "diya", "soap", "tea"]
@@ -78,17 +86,29 @@ def seed_demo(vendors: int, count: int) -> None:
     else:
         click.echo(f"Vendor {DEMO_USERNAME} already exists.")
     have = {product.name for product in products.listing(vendor)}
+    shelves = _demo_categories(vendor)
     added = 0
     for name, price, mrp, stock, available, description in DEMO_PRODUCTS:
         if name in have:
             continue
-        details = Details(name, Decimal(price), Decimal(mrp) if mrp else None, description)
+        shelf = next((shelves[title] for title, words in DEMO_CATEGORIES.items()
+                      if any(word in name.lower() for word in words)), None)
+        details = Details(name, Decimal(price), Decimal(mrp) if mrp else None, description, category_id=shelf)
         products.add(vendor, details, stock, available)
         added += 1
     db.session.commit()
     click.echo(f"Demo store: {added} products added, {len(have) + added} in all.")
     if vendors:
         _seed_load(vendors, count)
+
+
+def _demo_categories(vendor: Vendor) -> dict[str, int]:
+    """The demo store's categories by name, made if missing; their ids."""
+    have = {category.name: category.id for category in categories.listing(vendor)}
+    for name in DEMO_CATEGORIES:
+        if name not in have:
+            have[name] = categories.create(vendor, name).id
+    return have
 
 
 def _seed_load(vendors: int, count: int) -> None:

@@ -17,6 +17,7 @@ from wtforms.widgets import HiddenInput
 
 from .. import store_settings
 from ..accounts import MAX_EMAIL, email_problem
+from ..categories import MAX_NAME as MAX_CATEGORY_NAME
 from ..forms import AmountField, WholeNumberField, storable, strip, whole_number
 from ..inventory import MAX_STOCK
 from ..models import OrderStatus, PaymentState
@@ -37,6 +38,21 @@ def _money(field) -> None:
     # Bounded above, so quantize cannot overflow; 120.000 is 120.00.
     if value != value.quantize(Decimal("0.01")):
         raise ValidationError("Use at most two decimals (paise).")
+
+
+NO_CATEGORY = SelectChoice("", "No category")
+CHOOSE_CATEGORY = "Choose one of your categories, or none."
+
+
+def _category_id(value):
+    """The category select's value as an id; "" (No category) is None. Raises ValueError
+    for anything else that is not a whole number."""
+    if value is None or value == "" or isinstance(value, int):
+        return value or None
+    number = whole_number(str(value), max_digits=12)
+    if number is None:
+        raise ValueError(CHOOSE_CATEGORY)
+    return number
 
 
 class ProductForm(FlaskForm):
@@ -61,6 +77,9 @@ class ProductForm(FlaskForm):
     description = TextAreaField(
         "Description", filters=[strip], validators=[Optional(), Length(max=2000), storable]
     )
+    # The view offers the vendor's own categories (offer_categories); any other id is refused.
+    category_id = SelectField("Category", coerce=_category_id, choices=[NO_CATEGORY],
+                              invalid_choice_message=CHOOSE_CATEGORY, invalid_value_message=CHOOSE_CATEGORY)
     # The stock the form was filled with (see inventory.set_stock).
     stock_seen = StringField(widget=HiddenInput())
 
@@ -72,7 +91,11 @@ class ProductForm(FlaskForm):
     def details(self) -> Details:
         """The validated fields but stock (which moves through ``inventory``)."""
         return Details(self.name.data, self.price.data, self.mrp.data, self.description.data or "",
-                       self.max_per_order.data)
+                       self.max_per_order.data, self.category_id.data)
+
+    def offer_categories(self, categories) -> None:
+        """Let the vendor choose among ``categories`` (their own), or none."""
+        self.category_id.choices = [NO_CATEGORY, *(SelectChoice(c.id, c.name) for c in categories)]
 
     def validate_price(self, field):
         _money(field)
@@ -96,6 +119,20 @@ class AvailabilityForm(FlaskForm):
     def validate_available(self, field):
         if field.data and field.data not in ("yes", "no"):
             raise ValidationError("Use yes or no.")
+
+
+class CategoryForm(FlaskForm):
+    """A category's name (whether the vendor has it already is categories.create's rule)."""
+
+    name = StringField("Name", filters=[strip], validators=[
+        DataRequired("Give the category a name."),
+        Length(max=MAX_CATEGORY_NAME, message=f"At most {MAX_CATEGORY_NAME} characters."), storable])
+
+
+class MoveForm(FlaskForm):
+    """Move a category one place ``up`` or ``down``."""
+
+    direction = StringField(validators=[InputRequired(), AnyOf(["up", "down"])])
 
 
 class StatusForm(FlaskForm):

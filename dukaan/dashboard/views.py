@@ -10,7 +10,7 @@ import segno
 from flask import Response, abort, current_app, flash, make_response, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import inventory, payments, reviews, store_settings
+from .. import categories, inventory, payments, reviews, store_settings
 from .. import orders as order_rules
 from .. import products as product_rules
 from ..auth.guard import to_login
@@ -21,8 +21,10 @@ from ..models import Product, Vendor, aware
 from . import bp
 from .forms import (
     AvailabilityForm,
+    CategoryForm,
     ExportForm,
     HiddenForm,
+    MoveForm,
     NewProductForm,
     OrderFilterForm,
     PaymentForm,
@@ -135,25 +137,36 @@ def review_visibility(review_id: int):
 def products():
     return render(
         "dashboard/products.html", "product_form",
-        products=product_rules.listing(vendor()), form=NewProductForm(), store_url=store_url(),
+        products=product_rules.listing(vendor()), form=_product_form(NewProductForm), store_url=store_url(),
     )
 
 
 @bp.get("/products/new")
 def new_product():
-    return render("dashboard/new_product.html", "product_form", form=NewProductForm())
+    return render("dashboard/new_product.html", "product_form", form=_product_form(NewProductForm))
+
+
+def _product_form(form_class, **kwargs):
+    """A product form that offers the vendor's categories."""
+    form = form_class(**kwargs)
+    form.offer_categories(categories.listing(vendor()))
+    return form
 
 
 @bp.post("/products")
 def add_product():
-    form = NewProductForm()
-    if not form.validate():
+    form = _product_form(NewProductForm)
+    if form.validate():
+        try:
+            product = product_rules.create(vendor(), form.details(), form.stock.data, form.available.data)
+        except product_rules.UnknownCategory as problem:  # deleted since the form was shown
+            form.category_id.errors.append(str(problem))
+    if form.errors:
         return render("dashboard/new_product.html", "product_form", 422, form=form)
-    product = product_rules.create(vendor(), form.details(), form.stock.data, form.available.data)
     if is_htmx():
         first = product_rules.count(vendor()) == 1
         return render(
-            "dashboard/_product_added.html", product=product, form=NewProductForm(formdata=None),
+            "dashboard/_product_added.html", product=product, form=_product_form(NewProductForm, formdata=None),
             first=first,
         )
     flash(f"Added {product.name}.", "success")
@@ -182,7 +195,7 @@ def edit_product(product_id: int):
 @bp.post("/products/<int:product_id>")
 def update_product(product_id: int):
     product = found(product_rules.get(vendor(), product_id))
-    form = ProductForm()
+    form = _product_form(ProductForm)
     if not form.validate():
         if is_htmx():
             return render(
@@ -199,6 +212,11 @@ def update_product(product_id: int):
                 "dashboard/_product_row.html", status=409, product=product, edit_form=form
             )
         return render("dashboard/edit_product.html", status=409, form=form, product=product)
+    except product_rules.UnknownCategory as problem:  # deleted since the form was shown
+        form.category_id.errors.append(str(problem))
+        if is_htmx():
+            return render("dashboard/_product_row.html", status=422, product=product, edit_form=form)
+        return render("dashboard/edit_product.html", status=422, form=form, product=product)
     if is_htmx():
         return render("dashboard/_product_row.html", product=product, saved=True)
     flash(f"Saved {product.name}.", "success")
@@ -206,7 +224,7 @@ def update_product(product_id: int):
 
 
 def _edit_form(product: Product) -> ProductForm:
-    return ProductForm(obj=product, stock_seen=str(product.stock))
+    return _product_form(ProductForm, obj=product, stock_seen=str(product.stock))
 
 
 @bp.post("/products/<int:product_id>/availability")
@@ -238,6 +256,102 @@ def delete_product(product_id: int):
         return empty(200)  # swapped over the row's outerHTML, it removes the row
     flash(f"Removed {name} from your store.", "success")
     return redirect(url_for("dashboard.products"), 303)
+
+
+# --- categories -----------------------------------------------------------------
+
+
+def _category_list(status: int = 200, form: CategoryForm | None = None, block: str = "category_list",
+                   **row_state):
+    """The categories page, or (htmx) its ``block``: ``row_state`` (``errors``, ``typed``
+    names, the ``saved`` row) is keyed by category id."""
+    return render(
+        "dashboard/categories.html", block, status,
+        categories=categories.listing(vendor()), form=form or CategoryForm(formdata=None),
+        errors=row_state.get("errors", {}), typed_names=row_state.get("typed", {}), saved=row_state.get("saved"),
+    )
+
+
+def _category_row(category, status: int = 200, **state):
+    return render("dashboard/_category_row.html", status=status, category=category, **state)
+
+
+@bp.get("/categories")
+def category_page():
+    """The vendor's categories, in the order of their store page's sections."""
+    return _category_list()
+
+
+@bp.post("/categories")
+def add_category():
+    """Add a category at the end: 303 back to the list (a page), or (htmx) a fresh form with
+    the new row added out of band; 422 with the problem next to the name."""
+    form = CategoryForm()
+    if form.validate():
+        try:
+            category = categories.create(vendor(), form.name.data)
+        except categories.CategoryError as problem:
+            form.name.errors.append(str(problem))
+    if form.errors:
+        return _category_list(422, form, block="category_form")
+    if is_htmx():
+        first = len(categories.listing(vendor())) == 1
+        return render("dashboard/_category_added.html", category=category, form=CategoryForm(formdata=None),
+                      first=first)
+    flash(f"Added the category {category.name}.", "success")
+    return redirect(url_for("dashboard.category_page"), 303)
+
+
+@bp.post("/categories/<int:category_id>")
+def rename_category(category_id: int):
+    """Rename a category in place: the row (htmx) or 303 to the list; 422 with the problem
+    in the row and the name as typed."""
+    category = found(categories.get(vendor(), category_id))
+    form = CategoryForm()
+    if form.validate():
+        try:
+            categories.rename(category, vendor(), form.name.data)
+        except categories.CategoryError as problem:
+            form.name.errors.append(str(problem))
+    if form.errors:
+        error = " ".join(form.name.errors)
+        if is_htmx():
+            return _category_row(category, 422, error=error, typed=form.name.data or "")
+        return _category_list(422, errors={category.id: error}, typed={category.id: form.name.data or ""})
+    if is_htmx():
+        return _category_row(category, saved=True)
+    flash(f"Renamed the category to {category.name}.", "success")
+    return redirect(url_for("dashboard.category_page"), 303)
+
+
+@bp.post("/categories/<int:category_id>/move")
+def move_category(category_id: int):
+    """Move a category one place up or down: the whole list (htmx: two rows change
+    places), or 303 to it."""
+    category = found(categories.get(vendor(), category_id))
+    form = MoveForm()
+    if not form.validate():
+        if is_htmx():
+            return _category_row(category, 422, error="Move it up or down.")
+        abort(422, "Move it up or down.")
+    categories.move(category, vendor(), -1 if form.direction.data == "up" else 1)
+    if is_htmx():
+        return _category_list(saved=category.id)
+    return redirect(url_for("dashboard.category_page") + f"#category-{category.id}", 303)
+
+
+@bp.post("/categories/<int:category_id>/delete")
+def delete_category(category_id: int):
+    """Delete a category; its products stay, uncategorised."""
+    category = found(categories.get(vendor(), category_id))
+    name = category.name
+    categories.delete(category)
+    if is_htmx():
+        if not categories.listing(vendor()):  # the empty state takes the last row's place
+            return render("dashboard/_no_categories.html")
+        return empty(200)  # swapped over the row's outerHTML, it removes the row
+    flash(f"Deleted the category {name}: its products are still in your store.", "success")
+    return redirect(url_for("dashboard.category_page"), 303)
 
 
 # --- orders -------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""The shop's data, one module per subject: vendors, the catalogue, carts, orders, reviews, customers
-(with their tokens and order claims), jobs, mail."""
+"""The shop's data, one module per subject: vendors, the catalogue (products, categories), carts,
+orders, reviews, customers (with their tokens and order claims), jobs, mail."""
 
 from .carts import Cart, CartLine
-from .catalogue import Product
+from .catalogue import Category, Product
 from .common import Money, VendorOwned, aware, commit_keeping_loaded, utcnow
 from .customers import ApiToken, Customer, OrderClaim
 from .jobs import OutboxEntry
@@ -12,7 +12,7 @@ from .reviews import Review
 from .vendors import Vendor, VendorSession
 
 __all__ = [
-    "ApiToken", "Cart", "CartLine", "Customer", "Money", "Order", "OrderClaim", "OrderLine", "OrderStatus",
+    "ApiToken", "Cart", "CartLine", "Category", "Customer", "Money", "Order", "OrderClaim", "OrderLine", "OrderStatus",
     "OutboxEntry", "PaymentState", "Product", "Review", "SentMail", "Vendor", "VendorOwned", "VendorSession",
     "aware", "commit_keeping_loaded", "utcnow",
 ]

@@ -1,4 +1,4 @@
-"""The catalogue: a vendor's products."""
+"""The catalogue: a vendor's products and the categories they are grouped in."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text, true
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -14,6 +14,24 @@ from .common import Money, VendorOwned, utcnow
 
 if TYPE_CHECKING:
     from .vendors import Vendor
+
+
+class Category(VendorOwned, db.Model):
+    """A section of a vendor's store page. Names are unique per vendor whatever their case
+    (``name_key``); ``position`` orders the sections (``dukaan.categories`` keeps it 0, 1, 2…)."""
+
+    __tablename__ = "categories"
+    __table_args__ = (
+        # A database rule too, so two vendors' tabs adding "Sweets" and "sweets" at once keep one.
+        UniqueConstraint("vendor_id", "name_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    # The name casefolded: what "the same name" means (Sweets, SWEETS and sweets are one).
+    name_key: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Product(VendorOwned, db.Model):
@@ -38,8 +56,11 @@ class Product(VendorOwned, db.Model):
     # The most one order may take (a sale-day limit the vendor sets); None: no limit.
     max_per_order: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # At most one category; deleting the category leaves the product uncategorised.
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"), index=True)
 
     vendor: Mapped[Vendor] = relationship(back_populates="products")
+    category: Mapped[Category | None] = relationship()
 
     # Units live carts hold, where a query of products set it (products.listing, on_sale).
     held = None

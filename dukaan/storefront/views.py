@@ -2,11 +2,17 @@
 (the order's own page is in ``order_page``)."""
 
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
 from .. import accounts, carts, inventory, orders, pricing, products, reviews, storefront_cache
 from ..extensions import csrf
 from ..forms import whole_number
+from ..htmx import is_htmx
+from ..models import Product
 from ..storefront_cache import Storefront
 from . import STOREFRONT_PREFIX, bp, catalogue
 from .forms import CheckoutForm, parse_quantities, set_methods, typed_quantities
@@ -40,9 +46,14 @@ def _require_slug_shape(slug: str) -> None:
 
 @bp.get("/<slug>")
 def store(slug: str):
+    """The store page, the same for every visitor and cached; with ``q``, only the products
+    that match it (``search``), read from the database and kept by no cache."""
     _require_slug_shape(slug)
+    q = request.args.get("q", "")
     if slug != slug.lower():
-        return _lowercase_redirect("storefront.store", slug)
+        return _lowercase_redirect("storefront.store", slug, **({"q": q} if q else {}))
+    if products.search_words(q):
+        return _search_page(_store_or_404(slug), q)
     return _send(storefront_cache.page(slug, catalogue.load, _render_store))
 
 
@@ -92,13 +103,66 @@ def _send(page):
 
 
 def _render_store(front: Storefront, form: CheckoutForm | None = None,
-                  errors: list[str] | None = None) -> str:
+                  errors: list[str] | None = None, search: Search | None = None) -> str:
     form = form or CheckoutForm()
     set_methods(form, front.terms)
     return render_template(
         "storefront/store.html", slug=front.slug, store_name=front.store_name,
-        catalogue=front.catalogue, terms=front.terms, form=form, errors=errors or [],
+        catalogue=front.catalogue, terms=front.terms, form=form, errors=errors or [], search=search,
     )
+
+
+# --- search: straight from the database, beside the cached page and never in it -------------
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a customer searched for and what it found."""
+
+    typed: str  # as typed (for the search box)
+    words: str  # what was searched for, after the cut
+    cut: bool  # the search was longer than products.MAX_SEARCH allows
+    matches: list[Product]
+
+
+def _search(vendor, q: str) -> Search | None:
+    """``vendor``'s products on sale that match ``q``; None for a search of nothing."""
+    words = products.search_words(q)
+    if not words:
+        return None
+    cut = len(q) > products.MAX_SEARCH or len(q.split()) > products.MAX_SEARCH_WORDS
+    return Search(products.search_text(q), " ".join(words), cut, products.on_sale(vendor, search=q))
+
+
+def _uncached(response):
+    """A search answer: no cache keeps it, and nginx never stores it in the store page's place
+    (X-Accel-Expires, which nginx obeys however it keys its cache and never forwards)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Expires"] = "0"
+    return response
+
+
+def _search_page(vendor, q: str):
+    """The store page with only the products that match ``q`` (the search box without JavaScript)."""
+    search = _search(vendor, q)
+    front = Storefront(vendor.slug, vendor.store_name, catalogue.render(vendor, search.matches, searching=True),
+                       pricing.Terms.of(vendor))
+    return _uncached(make_response(_render_store(front, search=search)))
+
+
+@bp.get("/<slug>/search")
+def search(slug: str):
+    """htmx (the search box, as the customer types): what matches ``q``, as a list that jumps
+    to each product on the page; empty for a search of nothing. Otherwise, 303 to the store
+    page searched."""
+    vendor = _store_or_404(slug)
+    q = request.args.get("q", "")
+    if not is_htmx():
+        return redirect(url_for("storefront.store", slug=vendor.slug, **({"q": q} if q else {})), 303)
+    response = make_response(render_template("storefront/_search_results.html", search=_search(vendor, q),
+                                             slug=vendor.slug))
+    response.vary.add("HX-Request")
+    return _uncached(response)
 
 
 @bp.post("/<slug>")

@@ -29,7 +29,7 @@ from flask import Flask
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from ..models import Product, Review, Vendor
+from ..models import Category, Product, Review, Vendor
 
 STALE = "dukaan.stale_storefronts"
 STALE_LATER = "dukaan.storefronts_stale_later"
@@ -79,10 +79,20 @@ SHOWN: dict[type, Shown] = {
             # Its visible reviews' average and count, read with the products (reviews.rating_columns);
             # a review added or hidden is reported by the Review entry below.
             "rating": as_is,
+            # Its section on the page (the category's own name and place are the Category entry's).
+            "category_id": as_is,
         },
-        derived={"in_stock": ("stock",), "discounted": ("price", "mrp")},
+        derived={"in_stock": ("stock",), "discounted": ("price", "mrp"), "category": ("category_id",)},
         vendor_id=lambda product: product.vendor_id,
         visible=lambda product: product.available,
+    ),
+    # The page's sections: their names and order. One added, renamed, moved or deleted
+    # outdates the page (a deletion also leaves its products uncategorised).
+    Category: Shown(
+        attributes={"id": as_is, "name": as_is, "position": as_is},
+        derived={},
+        vendor_id=lambda category: category.vendor_id,
+        visible=lambda category: True,
     ),
     # Each product's average rating and count of visible reviews (reviews.ratings).
     Review: Shown(

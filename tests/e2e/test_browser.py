@@ -226,6 +226,15 @@ def product_row(page: Page, name: str):
     return page.locator("#product-rows tr", has=page.get_by_text(name, exact=True))
 
 
+def logged_in(vendor: Session, username: str, password: str) -> Session:
+    """``vendor``'s session, logged in through the login page."""
+    vendor.go("/login")
+    vendor.page.get_by_label("Username").fill(username)
+    vendor.page.get_by_label("Password").fill(password)
+    vendor.page.get_by_role("button", name="Log in").click()
+    return vendor
+
+
 def money(amount: str | Decimal) -> str:
     return f"₹{Decimal(amount):,.2f}"
 
@@ -772,12 +781,8 @@ def test_settings_upi_payment_delivery_and_a_review(open_session, live_server, s
         db.session.commit()
 
     # The vendor's settings: a mistake shown inline, then saved in place.
-    vendor = open_session(size)
+    vendor = logged_in(open_session(size), username, "chai-point-2024")
     page = vendor.page
-    vendor.go("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("chai-point-2024")
-    page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Settings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Store settings")
     page.get_by_label("WhatsApp number").fill("98765 43210")
@@ -876,3 +881,118 @@ def test_settings_upi_payment_delivery_and_a_review(open_session, live_server, s
     expect(shop.locator(".item", has_text="Assam tea (500 g)").locator(".rating")).to_contain_text("5.0")
     expect(shop.locator(".item", has_text="Assam tea (500 g)").locator(".rating")).to_contain_text("(1 review)")
     customer.shot("38-store-rated")
+
+
+# --- categories and search -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["phone"])
+def test_categories_sections_chips_and_search(open_session, live_server, size):
+    """At phone size: the vendor makes categories inline (a bad name refused in place, one
+    renamed, one moved up) and puts products in them; the store page shows the sections in
+    that order with a chip bar that stays on screen and jumps to one; a customer searches."""
+    username = f"shelves-{size}"
+    stock = [("Mango pickle", "180", "Raw mango in mustard oil"), ("Lime pickle", "160", "Sweet and sour"),
+             ("Coconut barfi", "280", "Made with fresh coconut"), ("Kaju katli", "450", "Cashews from Goa"),
+             ("Besan laddoo", "320", "Roasted gram flour and ghee"), ("Jute bag", "149", "Strong handles"),
+             ("Terracotta diya", "199", "Hand-painted"), ("Gift hamper", "1499", "Pickle, laddoo and a diya")]
+    with live_server.app.app_context():
+        from dukaan import accounts
+        from dukaan.models import Product
+
+        vendor_row = accounts.create_vendor(username, "Asha's Shelves", "asha-shelves-1")
+        for name, price, description in stock:
+            db.session.add(Product(vendor=vendor_row, name=name, price=Decimal(price), stock=20,
+                                   description=description))
+        db.session.commit()
+
+    vendor = logged_in(open_session(size), username, "asha-shelves-1")
+    page = vendor.page
+    page.get_by_role("link", name="Categories").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Categories")
+    expect(page.locator("#no-categories")).to_be_visible()
+    vendor.mark()
+
+    # Three categories added in place; a name already taken is refused next to the field.
+    form = page.locator("#category-form")
+    for name in ("Pickles", "Gifts", "Sweets"):
+        form.get_by_label("Name").fill(name)
+        form.get_by_role("button", name="Add category").click()
+        expect(page.locator("#category-list").get_by_label(f"Name of the category {name}")).to_be_visible()
+    expect(page.locator("#no-categories")).to_have_count(0)
+    form.get_by_label("Name").fill("pickles")
+    with vendor.watch.expecting(422):
+        form.get_by_role("button", name="Add category").click()
+        expect(page.locator("#name-error")).to_have_text("You have a category called pickles already.")
+    vendor.shot("40-categories-error")
+
+    # Renamed in its row, then moved up: the list changes places without a reload.
+    gifts = page.get_by_label("Name of the category Gifts")
+    gifts.fill("Crafts & gifts")
+    page.locator("li.category-row", has=gifts).get_by_role("button", name="Rename").click()
+    expect(page.get_by_label("Name of the category Crafts & gifts")).to_have_value("Crafts & gifts")
+    rows = page.locator("#category-list li.category-row input[name='name']")
+    for place in (1, 0):
+        page.get_by_role("button", name="Move Sweets up").click()
+        expect(rows.nth(place)).to_have_value("Sweets")  # the list came back in its new order
+    expect(rows).to_have_count(3)
+    assert [rows.nth(i).input_value() for i in range(3)] == ["Sweets", "Pickles", "Crafts & gifts"]
+    expect(page.get_by_role("button", name="Move Sweets up")).to_be_hidden()  # first: nothing above
+    vendor.assert_not_reloaded()
+    vendor.shot("41-categories")
+
+    # Products put in categories from their rows (the inline edit's select).
+    page.get_by_role("link", name="Products").click()
+    shelves = {"Mango pickle": "Pickles", "Lime pickle": "Pickles", "Coconut barfi": "Sweets",
+               "Kaju katli": "Sweets", "Besan laddoo": "Sweets", "Jute bag": "Crafts & gifts",
+               "Terracotta diya": "Crafts & gifts"}
+    for name, shelf in shelves.items():
+        row = product_row(page, name)
+        row.get_by_role("link", name=f"Edit {name}").click()
+        editing = page.locator("#product-rows tr.editing")
+        editing.get_by_label("Category").select_option(label=shelf)
+        editing.get_by_role("button", name="Save").click()
+        expect(product_row(page, name).locator("small.category")).to_have_text(shelf)
+    vendor.shot("42-products-in-categories")
+
+    # The customer's store page: sections in the vendor's order, the hamper last under "More".
+    customer = open_session(size)
+    shop = customer.page
+    customer.go(f"/order/{username}")
+    expect(shop.locator(".shelf-title")).to_have_text(["Sweets", "Pickles", "Crafts & gifts", "More"])
+    chips = shop.get_by_role("navigation", name="Sections")
+    expect(chips.get_by_role("link")).to_have_text(["Sweets", "Pickles", "Crafts & gifts", "More"])
+    customer.shot("43-store-sections")
+    chips.get_by_role("link", name="Crafts & gifts").click()
+    crafts = shop.get_by_role("heading", name="Crafts & gifts", level=2)
+    expect(crafts).to_be_in_viewport()
+    # The chip bar stays on screen (sticky), above the section it jumped to.
+    expect(chips).to_be_in_viewport()
+    bar, heading = chips.bounding_box(), crafts.bounding_box()
+    assert bar["y"] <= 1 and heading["y"] >= bar["y"] + bar["height"] - 1, (bar, heading)
+    shop.wait_for_timeout(150)
+    shop.screenshot(path=customer.folder / "44-store-chip-jump.png")  # the viewport, as the customer sees it
+
+    # Searching as they type: the matches, each a link to its card.
+    shop.evaluate("window.scrollTo(0, 0)")
+    box = shop.get_by_role("searchbox", name="Search this store")
+    box.press_sequentially("pickle", delay=40)
+    results = shop.locator("#search-results")
+    expect(results.get_by_role("link")).to_have_count(3)  # two pickles, and the hamper's description
+    expect(results).to_contain_text("3 products match “pickle”")
+    customer.shot("45-store-search")
+    results.get_by_role("link", name=re.compile("Lime pickle")).click()
+    expect(shop.locator(".item", has=shop.get_by_role("heading", name="Lime pickle"))).to_be_in_viewport()
+    box.fill("")
+    box.press_sequentially("zzz", delay=40)
+    expect(results).to_contain_text("No products match “zzz”")
+    customer.shot("46-store-search-nothing")
+
+    # Without JavaScript the same box asks for the page filtered.
+    plain = open_session(size, java_script_enabled=False)
+    plain.go(f"/order/{username}")
+    plain.page.get_by_role("searchbox", name="Search this store").fill("laddoo")
+    plain.page.get_by_role("button", name="Search").click()
+    expect(plain.page).to_have_url(re.compile(r"\?q=laddoo$"))
+    expect(plain.page.locator(".item h3")).to_have_text(["Besan laddoo", "Gift hamper"])
+    plain.shot("47-store-search-without-javascript")

@@ -1,5 +1,6 @@
 """nginx from the repository's template in front of a stand-in app: it refuses /metrics to the
-public, makes each request's id, hands it to the app, sends it back and logs it as JSON.
+public, makes each request's id, hands it to the app, sends it back and logs it as JSON; a
+search of the store page neither comes from its cache nor goes into it.
 
 nginx runs on a free loopback port of its own for this module (no fixed port, no other
 service touched); the stand-in app records what reached it.
@@ -16,6 +17,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -36,10 +38,12 @@ class _StandIn(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         self.seen.append((self.path, self.headers.get("X-Request-ID")))
-        body = b"<p>from the app</p>"
+        body = f"<p>from the app: {self.path}</p>".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
+        if "q" in parse_qs(urlsplit(self.path).query):  # as the app marks a search's answer
+            self.send_header("X-Accel-Expires", "0")
         # The app's own id for this request: nginx must send its own instead.
         self.send_header("X-Request-ID", "from-the-app-0000")
         self.end_headers()
@@ -139,3 +143,28 @@ def test_nginx_logs_each_request_as_json_with_its_id(nginx):
     assert (line["method"], line["uri"], line["status"]) == ("GET", "/order/demo", 200)
     assert isinstance(line["duration"], float) and line["time"].startswith("20")
     assert "secret-words" not in json.dumps(line)
+
+
+def _page(nginx, path):
+    response = requests.get(nginx["base"] + path, timeout=5)
+    assert response.status_code == 200
+    return response.headers["X-Cache"], response.text
+
+
+def test_a_search_skips_the_store_page_cache_and_never_replaces_it(nginx):
+    """The cache key has no query string: a search stored there would be everyone's store page."""
+    _page(nginx, "/order/searched")
+    assert _page(nginx, "/order/searched") == ("HIT", "<p>from the app: /order/searched</p>")
+    for query in ("q=mango", "q=0", "q=%00%27%25_", "x=1&q=pickle", "q=" + "z" * 1000):
+        cache, body = _page(nginx, f"/order/searched?{query}")
+        assert cache == "BYPASS" and body == f"<p>from the app: /order/searched?{query}</p>", query
+        assert _page(nginx, "/order/searched") == ("HIT", "<p>from the app: /order/searched</p>"), query
+    # An empty search is the store page, from the cache.
+    assert _page(nginx, "/order/searched?q=")[0] == "HIT"
+
+
+def test_a_search_before_any_visit_leaves_nothing_in_the_cache(nginx):
+    for query in ("q=mango", "%71=mango", "Q=mango"):  # nginx reads an argument's name as the app does, or wider
+        assert _page(nginx, f"/order/first-searched?{query}")[0] == "BYPASS", query
+    assert _page(nginx, "/order/first-searched") == ("MISS", "<p>from the app: /order/first-searched</p>")
+    assert _page(nginx, "/order/first-searched")[0] == "HIT"

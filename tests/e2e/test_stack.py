@@ -551,7 +551,7 @@ class Freshness:
     def __init__(self, slug: str):
         self.slug = slug
         self.changes: list[tuple[float, str, int]] = []  # (sent at, kind, subject)
-        self.seen: list[tuple[float, int, frozenset, frozenset, frozenset, str]] = []
+        self.seen: list[tuple[float, int, frozenset, frozenset, frozenset, int, str]] = []
         self.done = threading.Event()
 
     def read(self, encoding: str) -> None:
@@ -573,6 +573,7 @@ class Freshness:
                 frozenset(map(int, re.findall(r'id="item-(\d+)"', body))),
                 frozenset(map(int, re.findall(r'name="qty-(\d+)"', body))),
                 frozenset(map(int, re.findall(r"New (\d+)", body))),
+                max((int(n) for n in re.findall(r'class="shelf-title">Shelf (\d+)<', body)), default=-1),
                 response.getheader("X-Cache", "-"),
             ))
         conn.close()
@@ -582,8 +583,8 @@ class Freshness:
         changes = sorted(self.changes)
         checked = stale = 0
         at = 0
-        fresh_at_least, hidden, sold_out, added = -1, set(), set(), set()
-        for started, fresh, items, buyable, news, _ in sorted(self.seen):
+        fresh_at_least, shelf_at_least, hidden, sold_out, added = -1, -1, set(), set(), set()
+        for started, fresh, items, buyable, news, shelf, _ in sorted(self.seen):
             while at < len(changes) and changes[at][0] + 1.0 < started:
                 _, kind, subject = changes[at]
                 if kind == "edit":
@@ -592,13 +593,16 @@ class Freshness:
                     hidden.add(subject)
                 elif kind == "sell-out":
                     sold_out.add(subject)
+                elif kind == "category":
+                    shelf_at_least = max(shelf_at_least, subject)
                 else:
                     added.add(subject)
                 at += 1
             if at == 0:
                 continue
             checked += 1
-            if fresh < fresh_at_least or hidden & items or sold_out & buyable or not added <= news:
+            if (fresh < fresh_at_least or shelf < shelf_at_least or hidden & items or sold_out & buyable
+                    or not added <= news):
                 stale += 1
         return checked, stale
 
@@ -612,7 +616,7 @@ def _add_product(session, token, name, stock) -> int:
 
 
 def test_every_change_reaches_every_customer_within_a_second(stack):
-    """200 changes (edits, toggles, new products, sell-outs) while two readers (one taking gzip,
+    """200 changes (edits, toggles, new products, sell-outs, a category renamed) while two readers (one taking gzip,
     one not) hammer the store through nginx: no response started more than 1 s after
     a change's request was sent misses that change."""
     slug = f"fresh{int(time.time() * 1000) % 10**8}"
@@ -627,6 +631,9 @@ def test_every_change_reaches_every_customer_within_a_second(stack):
     token = re.search(r'"X-CSRFToken": "([^"]+)"', session.get(f"{BASE}/dashboard/products").text).group(1)
     hx = {"HX-Request": "true", "X-CSRFToken": token}
     edited = _add_product(session, token, "Fresh 0", 100)
+    # The edited product sits in a category, renamed Shelf 1, 2, …: its section's heading.
+    assert session.post(f"{BASE}/dashboard/categories", headers=hx, data={"name": "Shelf 0"}).status_code == 200
+    shelf = int(re.search(r'<li id="category-(\d+)"', session.get(f"{BASE}/dashboard/categories").text).group(1))
     toggled = [_add_product(session, token, f"Toggle {i}", 5) for i in range(50)]
     selling = [_add_product(session, token, f"Last one {i}", 1) for i in range(50)]
 
@@ -638,12 +645,16 @@ def test_every_change_reaches_every_customer_within_a_second(stack):
     time.sleep(1)
     try:
         for i in range(200):
-            kind, k = ("edit", "toggle", "new", "sell-out")[i % 4], i // 4
+            kind, k = ("edit", "toggle", "new", "sell-out", "category")[i % 5], i // 5
             sent = time.monotonic()
             if kind == "edit":
                 response = session.post(f"{BASE}/dashboard/products/{edited}", headers=hx, data={
                     "name": f"Fresh {i + 1}", "price": "10.00", "mrp": "", "stock": "100",
-                    "description": ""})
+                    "description": "", "category_id": str(shelf)})
+                subject = i + 1
+            elif kind == "category":
+                response = session.post(f"{BASE}/dashboard/categories/{shelf}", headers=hx,
+                                        data={"name": f"Shelf {i + 1}"})
                 subject = i + 1
             elif kind == "toggle":
                 response = session.post(f"{BASE}/dashboard/products/{toggled[k]}/availability",

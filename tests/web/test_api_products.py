@@ -9,7 +9,7 @@ import pytest
 from dukaan import carts, products
 from dukaan.extensions import db
 from dukaan.models import Product, Vendor
-from helpers import make_app, make_product, make_vendor, place
+from helpers import make_app, make_product, make_vendor, place, vendor_id_of
 
 LIST = "/api/v1/stores/ravi/products"
 
@@ -62,6 +62,7 @@ def test_the_list_shows_what_the_store_has_on_sale(client, shop):
     assert body["items"][0] == {
         "id": shop["pickle"], "name": "Mango pickle", "description": "Raw mango in mustard oil",
         "price": "120.00", "mrp": "150.00", "stock": 10, "available": True, "max_per_order": None,
+        "category": None,
     }
     # Oldest first, as the store page; sold out included, hidden and other stores' not.
     assert names(response) == ["Mango pickle", "Urad papad", "Coconut chutney 50%_off"]
@@ -91,7 +92,9 @@ def test_stock_is_what_can_be_bought_now(app, client, shop):
     ("max_price=80.00", ["Urad papad", "Coconut chutney 50%_off"]),
     ("min_price=45.5&max_price=45.5", ["Urad papad"]),
     ("in_stock=true&max_price=100", ["Coconut chutney 50%_off"]),
-    ("category=pickles", []),
+    ("category=999", []),
+    ("q=mango%20MUSTARD", ["Mango pickle"]),
+    ("q=mango%20chutney", []),
     ("sort=price", ["Urad papad", "Coconut chutney 50%_off", "Mango pickle"]),
     ("sort=-price", ["Mango pickle", "Coconut chutney 50%_off", "Urad papad"]),
     ("sort=name", ["Coconut chutney 50%_off", "Mango pickle", "Urad papad"]),
@@ -113,6 +116,7 @@ def test_filters_and_orders(client, shop, query, expected):
     ("min_price=NaN", "min_price"), ("max_price=1.005", "max_price"), ("max_price=100000000", "max_price"),
     ("max_price=%E0%A5%A8", "max_price"), ("in_stock=maybe", "in_stock"), ("sort=cheapest", "sort"),
     ("q=", "q"), ("q=" + "x" * 101, "q"), ("q=a%00b", "q"), ("category=", "category"),
+    ("category=pickles", "category"), ("category=0", "category"), ("category=2147483648", "category"),
 ])
 def test_invalid_parameters_are_422_naming_them(client, shop, query, field):
     response = client.get(f"{LIST}?{query}")
@@ -202,3 +206,26 @@ def test_lists_are_kept_per_store_version_and_fresh_within_a_second(shop, _schem
     assert client.get(LIST + "?in_stock=false").json["total"] == 2
     with app.app_context():
         assert db.session.get(Product, shop["chutney"]).stock == 0
+
+
+def test_each_item_names_its_category_and_the_list_filters_by_it(app, client, shop):
+    """A category id lists its products; another store's category, like a deleted one, lists
+    nothing (an id that could be a category: no 422, an empty list)."""
+    from dukaan import categories
+
+    with app.app_context():
+        ravi = db.session.get(Vendor, shop["vendor"])
+        pickles = categories.create(ravi, "Pickles")
+        theirs = categories.create(db.session.get(Vendor, vendor_id_of(app, "meera")), "Pickles")
+        db.session.get(Product, shop["pickle"]).category_id = pickles.id
+        db.session.commit()
+        ids = {"pickles": pickles.id, "theirs": theirs.id}
+    items = {item["name"]: item for item in client.get(LIST).json["items"]}
+    assert items["Mango pickle"]["category"] == {"id": ids["pickles"], "name": "Pickles"}
+    assert items["Urad papad"]["category"] is None
+    assert names(client.get(f"{LIST}?category={ids['pickles']}")) == ["Mango pickle"]
+    assert names(client.get(f"{LIST}?category={ids['theirs']}")) == []
+    with app.app_context():
+        categories.rename(db.session.get(categories.Category, ids["pickles"]), db.session.get(Vendor, shop["vendor"]),
+                          "Achaar")
+    assert client.get(LIST).json["items"][0]["category"]["name"] == "Achaar"  # fresh, like the page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -122,6 +124,10 @@ def test_seed_demo_loads_a_store_to_log_into(app, runner, client):
     for product in products:
         assert (product.name in html) == product.available, product.name
     assert html.count("Sold out") == len(sold_out)
+    # In sections, with a chip bar: the demo's categories, then the rest under "More".
+    headings = re.findall(r'class="shelf-title">([^<]*)</h2>', html)
+    assert headings == ["Pickles &amp; chutneys", "Sweets &amp; snacks", "Crafts &amp; gifts", "More"]
+    assert 'class="chips"' in html
 
 
 def test_seed_demo_twice_adds_nothing(app, runner):
