@@ -218,6 +218,9 @@ class Config:
         # then deleted by a job beat runs this often.
         self.CART_KEEP_HOURS = 24
         self.CART_CLEANUP_SECONDS = 15 * 60
+        # Beat asks this often for the vendors' summaries of yesterday (DISPLAY_TIMEZONE's days);
+        # each is sent once, so they go out within this long after the merchants' midnight.
+        self.DAILY_SUMMARY_CHECK_SECONDS = 60 * 60
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
         # The log (dukaan.ops.logs): "text" to read on a laptop, "json" (production's default)

@@ -28,6 +28,7 @@ class Details:
     mrp: Decimal | None
     description: str
     max_per_order: int | None = None  # the most one order may take; None: no limit
+    low_stock_at: int | None = None  # email the vendor when stock falls to this or below; None: never
 
 
 def for_vendor(vendor: Vendor) -> Select:
@@ -95,7 +96,7 @@ def update(product: Product, details: Details, stock: int, stock_seen: int | Non
     """Save a vendor's edit. Raises ``inventory.StockMoved`` (nothing saved, the
     transaction rolled back) when orders moved the stock the vendor was editing."""
     try:
-        inventory.set_stock(product, stock, stock_seen)
+        inventory.set_stock(product, stock, stock_seen, details.low_stock_at)
     except inventory.StockMoved:
         db.session.rollback()
         raise
@@ -122,3 +123,4 @@ def _write(product: Product, details: Details) -> None:
     product.mrp = details.mrp
     product.description = details.description
     product.max_per_order = details.max_per_order
+    product.low_stock_at = details.low_stock_at
