@@ -198,7 +198,7 @@ class Config:
         self.MAIL_TIMEOUT = 10.0
         # A mail claimed this long ago and not marked sent was lost with its sender: send it again.
         self.MAIL_CLAIM_SECONDS = 60.0
-        # Links in mail point here (the address vendors open the dashboard at).
+        # Links in mail point here: the public address of the dashboard and the store pages.
         self.SITE_URL = env.get("SITE_URL", "http://127.0.0.1:5000").rstrip("/")
         # Off only to measure what the cache saves (the benchmark).
         self.STOREFRONT_CACHE = env.get("STOREFRONT_CACHE", "on") != "off"
