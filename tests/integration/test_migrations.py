@@ -183,3 +183,30 @@ def test_orders_placed_before_charges_existed_cost_their_goods(fresh_sqlite):
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_mail_sent_before_0010_stays_sent_about_its_order(fresh_sqlite):
+    """0010 keys each mail already sent by its order ("order:<id>"), so it is not sent again."""
+    app = make_app(fresh_sqlite, None)
+    with app.app_context():
+        try:
+            upgrade(revision="0009")
+            with db.engine.begin() as conn:
+                conn.execute(text("INSERT INTO vendors (username, store_name, password_hash, created_at) "
+                                  "VALUES ('ravi', 'Ravi', 'x', '2024-01-01')"))
+                conn.execute(text("INSERT INTO orders (vendor_id, number, ref, customer_name, phone, address, "
+                                  "subtotal, total, status, created_at, updated_at) VALUES (1, 1, 'r1', 'A', "
+                                  "'9876543210', 'X', 120.50, 120.50, 'placed', '2024-01-01', '2024-01-01')"))
+                conn.execute(text("INSERT INTO sent_mail (order_id, kind, recipient, claimed_at, sent_at) "
+                                  "VALUES (1, 'vendor.order_placed', 'ravi@example.com', '2024-01-01', "
+                                  "'2024-01-01')"))
+            upgrade()
+            with db.engine.connect() as conn:
+                row = conn.execute(text("SELECT order_id, kind, about FROM sent_mail")).one()
+                summary = conn.execute(text("SELECT daily_summary FROM vendors")).scalar_one()
+            assert tuple(row) == (1, "vendor.order_placed", "order:1")
+            assert summary in (True, 1)
+            downgrade(revision="0009")
+        finally:
+            db.session.remove()
+            db.engine.dispose()
