@@ -413,11 +413,20 @@ def change_status(order: Order, status: str) -> Order:
     return order
 
 
+# The one news an order can have more than once: a payment not found, claimed again, not found again.
+REPEATABLE_NEWS = (PaymentState.NOT_RECEIVED,)
+
+
 def tell_customer(order: Order, news: str) -> None:
     """Ask, in the current transaction, for the email that tells ``order``'s customer its
     ``news`` (the state it reached, or ``paid`` / ``not_received`` for its payment), if they
-    gave an email. Sent once per order and news, after the commit."""
-    if order.email:
+    gave an email. Sent once per order and news (a repeatable one once each time: ``at``
+    tells them apart), after the commit."""
+    if not order.email:
+        return
+    if news in REPEATABLE_NEWS:
+        jobs.record("mail.customer_update", order_id=order.id, news=str(news), at=utcnow().isoformat())
+    else:
         jobs.record("mail.customer_update", order_id=order.id, news=str(news))
 
 

@@ -78,9 +78,10 @@ def order_placed(order_id: int, attempt: int = 1) -> None:
 
 
 @job("mail.customer_update")
-def customer_update(order_id: int, news: str, attempt: int = 1) -> None:
+def customer_update(order_id: int, news: str, at: str | None = None, attempt: int = 1) -> None:
     """Email the customer of order ``order_id`` its ``news`` (a key of ``HEADLINES``: the state it
-    reached, or its payment's), with a link to the order's page, once per order and news.
+    reached, or its payment's), with a link to the order's page, once per order and news (and
+    ``at``, the moment of a news an order can have twice: ``orders.REPEATABLE_NEWS``).
 
     Says what happened then, whatever the order's state is by the time it runs.
     Nothing is sent for an order that is gone or has no email.
@@ -91,7 +92,8 @@ def customer_update(order_id: int, news: str, attempt: int = 1) -> None:
     link = site_url("storefront.order", slug=order.vendor.slug, ref=order.ref)
     body = render_template("mail/order_update.txt", order=order, vendor=order.vendor, news=news,
                            headline=HEADLINES[news], link=link)
-    _send(f"customer.{news}", mail.order_key(order.id), order.email, body, attempt, order.id)
+    about = mail.order_key(order.id) + (f"@{at}" if at else "")
+    _send(f"customer.{news}", about, order.email, body, attempt, order.id)
 
 
 @job("mail.low_stock")

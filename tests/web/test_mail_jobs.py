@@ -196,6 +196,22 @@ def test_the_vendors_payment_moves_are_mailed_but_not_the_customers_claim(app, s
     assert "Pay by UPI from the order's page." in bodies["Your order #1 at Ravi's Store: placed"]
 
 
+def test_a_payment_not_found_twice_is_mailed_twice_each_once(app, shop, sent):
+    order_id = place(app, shop[0], {shop[1]: 1}, payment="upi", email="meera@example.com")
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        for utr in ("412345678901", "412345678902"):
+            payments.claim(order, utr)
+            payments.vendor_sets(order, "not_received")
+    settle(app)
+    assert [s for _, s, _ in sent].count("Your order #1 at Ravi's Store: payment not found") == 2
+    with app.app_context():
+        for row in db.session.scalars(select(SentMail).where(SentMail.kind == "customer.not_received")):
+            _, at = row.about.split("@", 1)
+            JOBS["mail.customer_update"](order_id=order_id, news="not_received", at=at)  # redelivered
+    assert len(sent) == 3
+
+
 def test_an_api_order_is_mailed_to_the_customers_own_email(app, client, shop, sent):
     token = api_token(client, email="asha@example.com")
     response = client.post("/api/v1/orders", headers={**bearer(token), "Idempotency-Key": "k1"},
