@@ -212,23 +212,22 @@ def test_a_payment_not_found_twice_is_mailed_twice_each_once(app, shop, sent):
     assert len(sent) == 3
 
 
-def test_an_api_order_is_mailed_to_the_customers_own_email(app, client, shop, sent):
-    token = api_token(client, email="asha@example.com")
+def api_order(client, token: str, product_id: int) -> None:
     response = client.post("/api/v1/orders", headers={**bearer(token), "Idempotency-Key": "k1"},
-                           json={"store": "ravi", "lines": [{"product_id": shop[1], "quantity": 1}],
+                           json={"store": "ravi", "lines": [{"product_id": product_id, "quantity": 1}],
                                  "address": "4 Park Street", "payment": "cod"})
     assert response.status_code == 201, response.json
+
+
+def test_an_api_order_is_mailed_to_the_customers_own_email(app, client, shop, sent):
+    api_order(client, api_token(client, email="asha@example.com"), shop[1])
     settle(app)
     assert the_order(app).email == "asha@example.com"
     assert [(a, s) for a, s, _ in sent] == [("asha@example.com", "Your order #1 at Ravi's Store: placed")]
 
 
 def test_an_api_customer_without_an_email_gets_none(app, client, shop, sent):
-    token = api_token(client)
-    response = client.post("/api/v1/orders", headers={**bearer(token), "Idempotency-Key": "k1"},
-                           json={"store": "ravi", "lines": [{"product_id": shop[1], "quantity": 1}],
-                                 "address": "4 Park Street", "payment": "cod"})
-    assert response.status_code == 201, response.json
+    api_order(client, api_token(client), shop[1])
     settle(app)
     assert sent == [] and outbox_size(app) == 0
 
