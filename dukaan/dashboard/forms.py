@@ -59,7 +59,7 @@ class ProductForm(FlaskForm):
         description="Optional: on a sale day, how many one customer may buy at once.",
     )
     low_stock_at = WholeNumberField(
-        "Email me when stock falls to", validators=[Optional(), NumberRange(min=0, max=MAX_STOCK)],
+        "Email me when down to", validators=[Optional(), NumberRange(min=0, max=MAX_STOCK)],
         description="Optional: we email you once each time the stock falls to this number or below (0: sold out).",
     )
     description = TextAreaField(

@@ -352,7 +352,7 @@ def test_a_bad_mark_is_refused_next_to_its_field(app, client, stocked, typed, er
     response = edit(auth, product_id, htmx, low_stock_at=typed)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert (f"Low-stock email at: {error}" in html) if htmx else error in field_error(html, "low_stock_at")
+    assert (f"Email me when down to: {error}" in html) if htmx else error in field_error(html, "low_stock_at")
     response = auth.post("/dashboard/products", {"name": "Papad", "price": "40", "stock": "9", "low_stock_at": typed},
                          htmx=htmx)
     assert response.status_code == 422
