@@ -198,7 +198,7 @@ class Config:
         self.MAIL_TIMEOUT = 10.0
         # A mail claimed this long ago and not marked sent was lost with its sender: send it again.
         self.MAIL_CLAIM_SECONDS = 60.0
-        # Links in mail point here (the address vendors open the dashboard at).
+        # Links in mail point here: the public address of the dashboard and the store pages.
         self.SITE_URL = env.get("SITE_URL", "http://127.0.0.1:5000").rstrip("/")
         # Off only to measure what the cache saves (the benchmark).
         self.STOREFRONT_CACHE = env.get("STOREFRONT_CACHE", "on") != "off"
@@ -218,6 +218,9 @@ class Config:
         # then deleted by a job beat runs this often.
         self.CART_KEEP_HOURS = 24
         self.CART_CLEANUP_SECONDS = 15 * 60
+        # Beat asks this often for the vendors' summaries of yesterday (DISPLAY_TIMEZONE's days);
+        # each is sent once, so they go out within this long after the merchants' midnight.
+        self.DAILY_SUMMARY_CHECK_SECONDS = 60 * 60
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
         # The log (dukaan.ops.logs): "text" to read on a laptop, "json" (production's default)

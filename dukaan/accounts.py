@@ -49,7 +49,7 @@ def username_problem(username: str) -> str | None:
 
 
 def email_problem(email: str) -> str | None:
-    """Why ``email`` (already stripped) cannot be a vendor's address, or None."""
+    """Why ``email`` (already stripped) cannot be a vendor's or a customer's address, or None."""
     if len(email) > MAX_EMAIL or not EMAIL_RE.fullmatch(email):
         return "Give an email address such as asha@example.com, or leave it empty."
     return None

@@ -8,8 +8,10 @@ first (in product id order, so two never wait on each other), then counts the
 holds in a statement of its own, which sees every hold committed before the
 lock was granted: no amount of concurrency sells or holds a unit twice or
 leaves stock below zero. Each movement tells the store page's invalidation
-what it did (``storefront_cache.shown``). None of these functions commits:
-the caller's transaction takes every movement or none.
+what it did (``storefront_cache.shown``), and one that takes a product's stock
+from above its low-stock mark (``low_stock_at``) to it or below asks for the
+vendor's email in the same transaction (``fell``). None of these functions
+commits: the caller's transaction takes every movement or none.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, select, update
 
+from . import jobs
 from .extensions import db
 from .models import Cart, CartLine, Product, aware, utcnow
 from .storefront_cache import shown
@@ -198,10 +201,20 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
             .returning(products_table.c.stock)
         ).scalar_one()
         taken.append(Taken(product_id, quantity, row.name, row.price))
+        fell(product_id, row.low_stock_at, row.stock, left)
         free_before = row.stock - holds.get(product_id, 0) - (own.get(product_id, 0) if live else 0)
         shown.updated(session, Product, vendor_id, True, stock=(row.stock, left),
                       free=(free_before, left - holds.get(product_id, 0)))
     return taken, []
+
+
+def fell(product_id: int, mark: int | None, before: int, after: int) -> None:
+    """A product's stock moved from ``before`` to ``after``: if that took it from above its
+    low-stock ``mark`` to the mark or below, ask for the vendor's email (``mail.low_stock``) in
+    this transaction. Once per fall: a product already at or below its mark is not mailed again
+    until its stock has gone back above it. Holds in carts do not count: stock on hand does."""
+    if mark is not None and before > mark >= after:
+        jobs.record("mail.low_stock", product_id=product_id, fell_to=after, at=utcnow().isoformat())
 
 
 def put_back(vendor_id: int, lines: list[tuple[int | None, int]]) -> None:
@@ -224,11 +237,11 @@ def put_back(vendor_id: int, lines: list[tuple[int | None, int]]) -> None:
 
 
 def receive(product: Product, units: int) -> None:
-    """A new product's first stock."""
+    """A new product's first stock (no low-stock email: the vendor is looking at it)."""
     product.stock = units
 
 
-def set_stock(product: Product, wanted: int, seen: int | None) -> None:
+def set_stock(product: Product, wanted: int, seen: int | None, low_stock_at: int | None = None) -> None:
     """Apply a vendor's stock edit to ``product``, with its row locked until the commit.
 
     ``seen`` is the stock the vendor's form was filled with. Left as it was
@@ -236,7 +249,9 @@ def set_stock(product: Product, wanted: int, seen: int | None) -> None:
     stay sold (a price edit in the middle of a sale must not put them back on
     sale). Changed while orders moved the stock, it raises ``StockMoved``
     rather than overwrite what they did. Without ``seen`` (a form that does
-    not send it), ``wanted`` is set.
+    not send it), ``wanted`` is set. ``low_stock_at`` is the product's low-stock
+    mark once the edit is saved: setting the stock to it or below mails the
+    vendor as a sale would (``fell``).
     """
     # Orders take stock with UPDATE … WHERE stock >= n: this lock waits for
     # them and holds them off until the edit commits.
@@ -247,6 +262,7 @@ def set_stock(product: Product, wanted: int, seen: int | None) -> None:
         raise StockMoved(seen, product.stock, wanted)
     holding = held([product.id]).get(product.id, 0)
     free_before = product.stock - holding
+    fell(product.id, low_stock_at, product.stock, wanted)
     product.stock = wanted
     _cut_holds(product, holding)
     shown.updated(db.session, Product, product.vendor_id, product.available,

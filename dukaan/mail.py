@@ -1,4 +1,5 @@
-"""Mail: plain-text messages over SMTP (the ``MAIL_*`` settings), and a record so each is sent once.
+"""Mail: plain-text messages over SMTP (the ``MAIL_*`` settings), and a record so each is sent once
+(``sent_mail``, one row per kind of mail and what it is about).
 
 With no ``MAIL_SERVER`` a message is written to the log instead (a laptop).
 """
@@ -59,8 +60,9 @@ def send(to: str, subject: str, body: str) -> None:
         raise MailError(f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}: {error}") from error
 
 
-def send_once(order_id: int, kind: str, to: str, subject: str, body: str) -> bool:
-    """Send the mail of ``kind`` about order ``order_id`` unless it has been sent; True if sent now.
+def send_once(kind: str, about: str, to: str, subject: str, body: str, order_id: int | None = None) -> bool:
+    """Send the mail of ``kind`` about ``about`` (``order_key(id)`` for an order, which then
+    gives ``order_id`` too) unless it has been sent; True if sent now.
 
     The mail is claimed in its own committed transaction before it is sent
     (no transaction stays open across the SMTP call) and marked sent after.
@@ -68,8 +70,8 @@ def send_once(order_id: int, kind: str, to: str, subject: str, body: str) -> boo
     Raises ``ClaimedElsewhere`` while another sender holds the claim, and
     ``MailError`` (the claim released, so a retry sends) when sending fails.
     """
-    if not _claim(order_id, kind, to):
-        row = db.session.scalar(select(SentMail).where(SentMail.order_id == order_id, SentMail.kind == kind))
+    if not _claim(kind, about, to, order_id):
+        row = db.session.scalar(select(SentMail).where(SentMail.kind == kind, SentMail.about == about))
         db.session.rollback()
         if row is None or row.sent_at is not None:
             return False
@@ -78,22 +80,27 @@ def send_once(order_id: int, kind: str, to: str, subject: str, body: str) -> boo
     try:
         send(to, subject, body)
     except MailError:
-        _settle(order_id, kind, sent=False)
+        _settle(kind, about, sent=False)
         raise
-    _settle(order_id, kind, sent=True)
-    log.info("mail %s about order %s sent to %s", kind, order_id, to)
+    _settle(kind, about, sent=True)
+    log.info("mail %s about %s sent to %s", kind, about, to)
     return True
 
 
-def _claim(order_id: int, kind: str, to: str) -> bool:
+def order_key(order_id: int) -> str:
+    """What a mail about order ``order_id`` is about (``SentMail.about``)."""
+    return f"order:{order_id}"
+
+
+def _claim(kind: str, about: str, to: str, order_id: int | None) -> bool:
     now = utcnow()
     table = SentMail.__table__
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(table)
-        .values(order_id=order_id, kind=kind, recipient=to, claimed_at=now)
+        .values(kind=kind, about=about, order_id=order_id, recipient=to, claimed_at=now)
         .on_conflict_do_update(
-            index_elements=[table.c.order_id, table.c.kind],
+            index_elements=[table.c.kind, table.c.about],
             set_={"claimed_at": now, "recipient": to},
             where=table.c.sent_at.is_(None)
             & (table.c.claimed_at < now - timedelta(seconds=current_app.config["MAIL_CLAIM_SECONDS"])),
@@ -105,12 +112,11 @@ def _claim(order_id: int, kind: str, to: str) -> bool:
     return claimed
 
 
-def _settle(order_id: int, kind: str, sent: bool) -> None:
+def _settle(kind: str, about: str, sent: bool) -> None:
     table = SentMail.__table__
-    mine = (table.c.order_id == order_id) & (table.c.kind == kind)
+    mine = (table.c.kind == kind) & (table.c.about == about)
     if sent:
         db.session.execute(table.update().where(mine).values(sent_at=utcnow()))
     else:
         db.session.execute(table.delete().where(mine & table.c.sent_at.is_(None)))
     db.session.commit()
-

@@ -47,6 +47,7 @@ class Customer:
     name: str
     phone: str
     address: str
+    email: str | None = None  # checked already (accounts.email_problem): each change of the order is mailed there
 
 
 @dataclass(frozen=True)
@@ -212,8 +213,8 @@ def place(
     """Place an order for ``quantities`` (product id to units) at ``vendor``'s store, or for
     what ``cart`` holds (its holds become the order and the cart is gone with the commit).
 
-    Takes every line or none, in one transaction, which also records the job
-    that emails the vendor (if they gave an email). Returns the order and whether
+    Takes every line or none, in one transaction, which also records the jobs
+    that email the vendor and the customer (each if they gave an email). Returns the order and whether
     it was created now; an order already placed with the same ``token`` is
     returned instead of placing a second one.
 
@@ -279,6 +280,7 @@ def place(
             customer_name=customer.name,
             phone=customer.phone,
             address=customer.address,
+            email=customer.email or None,
             subtotal=price.subtotal,
             delivery_fee=price.delivery,
             cod_fee=price.cod_fee,
@@ -292,9 +294,11 @@ def place(
             ],
         )
         session.add(order)
-        if vendor.email:
-            session.flush()  # the order's id, for the job
-            jobs.record("mail.order_placed", order_id=order.id)
+        if vendor.email or order.email:
+            session.flush()  # the order's id, for the jobs
+            if vendor.email:
+                jobs.record("mail.order_placed", order_id=order.id)
+            tell_customer(order, OrderStatus.PLACED)
         # What the caller reads back (the order's ref and number, the store's slug) is what
         # this transaction wrote or did not touch: no need to load it all again.
         session.expire(vendor, ["last_order_number"])
@@ -412,7 +416,8 @@ def next_statuses(order: Order) -> tuple[str, ...]:
 
 def change_status(order: Order, status: str) -> Order:
     """Move ``order`` to ``status`` and note when; cancelling puts its units back in stock, and
-    a cash order is paid once delivered.
+    a cash order is paid once delivered. The customer's email about it is asked for in the
+    same transaction (``tell_customer``).
 
     Raises ``IllegalTransition`` when ``status`` does not follow the order's
     current state (also when another request changed it first).
@@ -438,9 +443,27 @@ def change_status(order: Order, status: str) -> Order:
         raise IllegalTransition(f"The order is already {order.status}.")
     if status == OrderStatus.CANCELLED:
         inventory.put_back(order.vendor_id, [(line.product_id, line.quantity) for line in order.lines])
+    tell_customer(order, status)
     session.commit()
     session.refresh(order)
     return order
+
+
+# The one news an order can have more than once: a payment not found, claimed again, not found again.
+REPEATABLE_NEWS = (PaymentState.NOT_RECEIVED,)
+
+
+def tell_customer(order: Order, news: str) -> None:
+    """Ask, in the current transaction, for the email that tells ``order``'s customer its
+    ``news`` (the state it reached, or ``paid`` / ``not_received`` for its payment), if they
+    gave an email. Sent once per order and news (a repeatable one once each time: ``at``
+    tells them apart), after the commit."""
+    if not order.email:
+        return
+    if news in REPEATABLE_NEWS:
+        jobs.record("mail.customer_update", order_id=order.id, news=str(news), at=utcnow().isoformat())
+    else:
+        jobs.record("mail.customer_update", order_id=order.id, news=str(news))
 
 
 def cancel_by_customer(order: Order) -> Order:
@@ -500,6 +523,37 @@ def vendor_orders(vendor: Vendor, page: int, per_page: int, status: str | None =
         .offset((page - 1) * per_page)
     )
     return list(orders), total or 0
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A vendor's orders over a period: how many were placed, how many of those were cancelled,
+    what the others are worth, and the products that sold most in them."""
+
+    orders: int
+    cancelled: int
+    revenue: Decimal
+    top: list[tuple[str, int, Decimal]]  # (name as sold, units, their worth), most units first
+
+
+def summary(vendor: Vendor, since: datetime, before: datetime, top: int = 5) -> Summary:
+    """The ``Summary`` of ``vendor``'s orders placed in [``since``, ``before``); cancelled orders
+    count in ``cancelled`` only."""
+    placed = filtered(vendor, since=since, before=before).subquery()
+    kept = placed.c.status != OrderStatus.CANCELLED.value
+    count, cancelled, revenue = db.session.execute(
+        select(func.count(), func.count().filter(~kept), func.coalesce(func.sum(placed.c.total).filter(kept), 0))
+    ).one()
+    units = func.sum(OrderLine.quantity)
+    best = db.session.execute(
+        select(OrderLine.name, units, func.sum(OrderLine.unit_price * OrderLine.quantity))
+        .join(placed, placed.c.id == OrderLine.order_id)
+        .where(kept)
+        .group_by(OrderLine.name)
+        .order_by(units.desc(), OrderLine.name)
+        .limit(top)
+    ).all()
+    return Summary(count, cancelled, Decimal(revenue), [(name, n, Decimal(worth)) for name, n, worth in best])
 
 
 def export(vendor: Vendor, since: datetime | None, before: datetime | None, status: str | None = None,

@@ -10,6 +10,7 @@ Payment state is its own field, apart from the order's progress:
 
 Each move is a conditional ``UPDATE`` on the state it was checked against,
 so of two concurrent requests one wins and the other is told what happened.
+The vendor's moves are emailed to the customer (``orders.tell_customer``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import segno
 from markupsafe import Markup
 from sqlalchemy import update
 
-from . import pricing
+from . import orders, pricing
 from .extensions import db
 from .models import Order, OrderStatus, PaymentState, Vendor, utcnow
 
@@ -65,6 +66,8 @@ def _move(order: Order, state: str, allowed_from: tuple[str, ...], **values) -> 
         cancelled = " and the order is cancelled" if order.status == OrderStatus.CANCELLED else ""
         raise PaymentError(f"The payment of order #{order.number} is {LABELS[order.payment_state].lower()}"
                            f"{cancelled}: it cannot become {LABELS[state].lower()}.")
+    if state != PaymentState.CLAIMED:  # the customer's own doing needs no email
+        orders.tell_customer(order, state)
     session.commit()
     session.refresh(order)
     return order

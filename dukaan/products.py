@@ -33,6 +33,7 @@ class Details:
     description: str
     max_per_order: int | None = None  # the most one order may take; None: no limit
     category_id: int | None = None  # one of the vendor's categories; None: uncategorised
+    low_stock_at: int | None = None  # email the vendor when stock falls to this or below; None: never
 
 
 class UnknownCategory(ValueError):
@@ -153,7 +154,7 @@ def update(product: Product, details: Details, stock: int, stock_seen: int | Non
     ``UnknownCategory`` (nothing saved) for a category that is not the vendor's."""
     _check_category(product.vendor, details)
     try:
-        inventory.set_stock(product, stock, stock_seen)
+        inventory.set_stock(product, stock, stock_seen, details.low_stock_at)
     except inventory.StockMoved:
         db.session.rollback()
         raise
@@ -186,3 +187,4 @@ def _write(product: Product, details: Details) -> None:
     product.mrp = details.mrp
     product.description = details.description
     product.max_per_order = details.max_per_order
+    product.low_stock_at = details.low_stock_at

@@ -1,5 +1,6 @@
-"""A store's settings: its name, WhatsApp number, UPI ID, payment methods, delivery terms,
-and whether it is open. What they cost an order is ``pricing``'s rule."""
+"""A store's settings: its name, its email (new orders, low stock, the daily summary), WhatsApp
+number, UPI ID, payment methods, delivery terms, and whether it is open. What they cost an
+order is ``pricing``'s rule."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Settings:
 
     store_name: str
     email: str | None
+    daily_summary: bool  # a summary of each day with orders, to ``email``
     whatsapp: str | None
     upi_id: str | None
     accept_cod: bool

@@ -1,6 +1,9 @@
 """Jobs benchmark: what recording a job costs an order, and how soon the vendor's email follows.
 
-    .venv/bin/python scripts/bench_jobs.py [--rate 50] [--seconds 30] [--samples 400]
+    .venv/bin/python scripts/bench_jobs.py [--rate 50] [--seconds 30] [--samples 400] [--mail]
+
+``--mail`` measures the second target only (the vendor emails at a fixed rate);
+``--seconds 5`` makes a short trial of it.
 
 Needs the PostgreSQL and RabbitMQ of this machine. It makes its own database
 (BENCH_DATABASE_URL, dropped and made anew) and RabbitMQ virtual host (deleted
@@ -244,6 +247,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="orders a second")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to place them")
     parser.add_argument("--samples", type=int, default=400, help="orders of each kind for the cost")
+    parser.add_argument("--mail", action="store_true", help="only the vendor emails' delay (target 2)")
     options = parser.parse_args()
 
     # Figures from a busy machine say little: print how busy it was.
@@ -270,9 +274,10 @@ def main() -> None:
         with app.app_context():
             upgrade()
             app.extensions["celery"].control.purge()
-        recording_cost(app, options.samples)
-        with app.app_context():
-            app.extensions["celery"].control.purge()  # no worker took the cost run's jobs
+        if not options.mail:
+            recording_cost(app, options.samples)
+            with app.app_context():
+                app.extensions["celery"].control.purge()  # no worker took the cost run's jobs
         with tempfile.TemporaryDirectory() as workdir:
             email_latency(app, inbox, options.rate, options.seconds, env, Path(workdir))
         jobs.backend(app).shutdown()

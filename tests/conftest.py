@@ -222,6 +222,16 @@ def queries(app):
 
 
 @pytest.fixture
+def sent(monkeypatch):
+    """Every mail the app hands to the mail server: (to, subject, body)."""
+    from dukaan import mail
+
+    seen: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(mail, "send", lambda to, subject, body: seen.append((to, subject, body)))
+    return seen
+
+
+@pytest.fixture
 def auth(client):
     return AuthActions(client)
 

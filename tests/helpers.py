@@ -97,11 +97,11 @@ def make_product(app, vendor_id, name="Mango pickle", price="120.00", stock=10,
 
 
 def place(app, vendor_id, quantities, name="Asha Rao", phone="9876543210", address="12 MG Road, Pune",
-          payment=None):
+          payment=None, email=None):
     """Place an order at the vendor's store; its id."""
     with app.app_context():
         vendor = db.session.get(Vendor, vendor_id)
-        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address), payment=payment)
+        order, _ = orders.place(vendor, quantities, orders.Customer(name, phone, address, email), payment=payment)
         return order.id
 
 

@@ -92,7 +92,7 @@ def _place(vendor: Vendor, customer, body: dict, token: str, taken_over: bool) -
     else:
         quantities = {line["product_id"]: line["quantity"] for line in body["lines"]}
     details = orders.Customer(body.get("name") or customer.name, body.get("phone") or customer.phone,
-                              body["address"])
+                              body["address"], customer.email)
     try:
         return orders.place(vendor, quantities, details, token, cart, payment=body.get("payment"))
     except orders.Refused as refused:

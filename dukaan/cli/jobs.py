@@ -1,4 +1,5 @@
-"""``flask jobs``: what waits for the workers, and handing the outbox over by hand."""
+"""``flask jobs``: what waits for the workers, handing the outbox over by hand, and the daily
+summaries (beat sends them; without a broker, run ``flask jobs daily-summaries`` from cron)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from kombu.utils.url import maybe_sanitize_url
 
-from ..jobs import outbox
+from .. import jobs
+from ..jobs import mail, outbox
 
 
 @click.group("jobs", cls=AppGroup)
@@ -44,3 +46,24 @@ def jobs_sweep() -> None:
     click.echo(f"handed over: {handed}; left in the outbox: {count}")
     if count:
         raise click.ClickException("the broker did not take every job (see the log)")
+
+
+@jobs_group.command("daily-summaries")
+@click.option("--day", default=None, metavar="YYYY-MM-DD",
+              help="The merchants' day to summarise (default: yesterday in DISPLAY_TIMEZONE).")
+def jobs_daily_summaries(day: str | None) -> None:
+    """Ask for each vendor's summary of a day (beat does this every hour; each is sent once).
+
+    The jobs are handed over before the command ends: to the workers, or with no broker
+    run here (it waits for them), so that a command run from cron sends them."""
+    from datetime import date
+
+    if day is not None:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise click.BadParameter("use a date like 2026-11-30", param_hint="--day") from None
+    click.echo(f"summaries asked for: {mail.daily_summaries(day)}")
+    outbox.hand_over()
+    if not current_app.config["CELERY_BROKER_URL"] and not jobs.backend(current_app).join(300):
+        raise click.ClickException("the summaries did not finish within 5 minutes (see the log)")

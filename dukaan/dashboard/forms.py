@@ -74,6 +74,10 @@ class ProductForm(FlaskForm):
         "Most per order", validators=[Optional(), NumberRange(min=1, max=MAX_QUANTITY)],
         description="Optional: on a sale day, how many one customer may buy at once.",
     )
+    low_stock_at = WholeNumberField(
+        "Email me when down to", validators=[Optional(), NumberRange(min=0, max=MAX_STOCK)],
+        description="Optional: we email you once each time the stock falls to this number or below (0: sold out).",
+    )
     description = TextAreaField(
         "Description", filters=[strip], validators=[Optional(), Length(max=2000), storable]
     )
@@ -91,7 +95,7 @@ class ProductForm(FlaskForm):
     def details(self) -> Details:
         """The validated fields but stock (which moves through ``inventory``)."""
         return Details(self.name.data, self.price.data, self.mrp.data, self.description.data or "",
-                       self.max_per_order.data, self.category_id.data)
+                       self.max_per_order.data, self.category_id.data, self.low_stock_at.data)
 
     def offer_categories(self, categories) -> None:
         """Let the vendor choose among ``categories`` (their own), or none."""
@@ -250,7 +254,12 @@ class SettingsForm(FlaskForm):
     )
     email = EmailField(
         "Email for new orders", filters=[_optional_text],
-        validators=[Optional(), Length(max=MAX_EMAIL)], description="Optional: we email you when an order arrives.",
+        validators=[Optional(), Length(max=MAX_EMAIL)],
+        description="Optional: we email you when an order arrives or a product's stock runs low.",
+    )
+    daily_summary = Checkbox(
+        "Email me a summary of each day with orders",
+        description="Sent after midnight: the day's orders, revenue and top products.",
     )
     whatsapp = StringField(
         "WhatsApp number", filters=[_optional_text], validators=[Optional()],

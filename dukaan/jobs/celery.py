@@ -4,7 +4,8 @@ Every registered job is a Celery task of the same name, run inside an app
 context. Messages are acknowledged after the job, not before
 (``task_acks_late``), and a worker killed mid-job hands its message back
 (``task_reject_on_worker_lost``): the job runs again elsewhere, which
-idempotent jobs allow. Beat runs the outbox sweep and the clean-up of lapsed carts.
+idempotent jobs allow. Beat runs the outbox sweep, the clean-up of lapsed carts and
+the daily summaries.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def settings(config) -> dict[str, Any]:
                 "task": "carts.delete_lapsed",
                 "schedule": config["CART_CLEANUP_SECONDS"],
                 "options": {"expires": config["CART_CLEANUP_SECONDS"]},
+            },
+            # Yesterday's summaries, each vendor's once: the first run after the merchants'
+            # midnight sends them, a later one catches up after an outage.
+            "mail-daily-summaries": {
+                "task": "mail.daily_summaries",
+                "schedule": config["DAILY_SUMMARY_CHECK_SECONDS"],
+                "options": {"expires": config["DAILY_SUMMARY_CHECK_SECONDS"]},
             },
         },
     }

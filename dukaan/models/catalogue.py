@@ -43,6 +43,7 @@ class Product(VendorOwned, db.Model):
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("mrp IS NULL OR mrp >= price", name="mrp_at_least_price"),
         CheckConstraint("max_per_order IS NULL OR max_per_order > 0", name="max_per_order_positive"),
+        CheckConstraint("low_stock_at IS NULL OR low_stock_at >= 0", name="low_stock_at_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +56,9 @@ class Product(VendorOwned, db.Model):
     available: Mapped[bool] = mapped_column(default=True, server_default=true())
     # The most one order may take (a sale-day limit the vendor sets); None: no limit.
     max_per_order: Mapped[int | None] = mapped_column(Integer)
+    # The vendor is emailed when a stock movement takes the stock from above this to it or
+    # below (inventory); None: never.
+    low_stock_at: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # At most one category; deleting the category leaves the product uncategorised.
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"), index=True)

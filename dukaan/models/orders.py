@@ -62,6 +62,8 @@ class Order(VendorOwned, db.Model):
     customer_name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(Text)
+    # Where the customer is told of each change of the order (optional; an API customer's own).
+    email: Mapped[str | None] = mapped_column(String(254))
     # What the order cost as at checkout (pricing.price): a later settings change never rewrites it.
     subtotal: Mapped[Decimal] = mapped_column(Money)
     delivery_fee: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")

@@ -39,6 +39,8 @@ class Vendor(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     # Where the vendor is told of new orders; optional.
     email: Mapped[str | None] = mapped_column(String(254))
+    # Whether that email also gets a summary of each day that had orders.
+    daily_summary: Mapped[bool] = mapped_column(default=True, server_default=true())
     # The store's settings. WhatsApp in E.164 (+919876543210); money None means "none".
     whatsapp: Mapped[str | None] = mapped_column(String(16))
     upi_id: Mapped[str | None] = mapped_column(String(100))

@@ -2,10 +2,11 @@ import re
 import unicodedata
 
 from werkzeug.datastructures import MultiDict
-from wtforms import Form, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, Form, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
+from ..accounts import MAX_EMAIL, email_problem
 from ..forms import storable, strip
 from ..orders import MAX_QUANTITY
 from ..payments import UTR_RULE
@@ -48,6 +49,10 @@ class CheckoutForm(Form):
         "Delivery address", filters=[strip],
         validators=[DataRequired(), Length(max=500), storable],
     )
+    email = EmailField(
+        "Email (optional)", filters=[strip], validators=[Optional(), Length(max=MAX_EMAIL)],
+        description="We email you when the store confirms, ships or delivers your order.",
+    )
     # Among the store's methods (orders.payment_for); its choices are the store's (set_methods).
     payment = RadioField(
         "How you will pay", choices=[], validate_choice=False,
@@ -56,6 +61,10 @@ class CheckoutForm(Form):
     order_token = HiddenField(
         validators=[Optional(), Regexp(r"[A-Za-z0-9-]{1,64}\Z", message="Reload the page and try again.")]
     )
+
+    def validate_email(self, field):
+        if field.data and (problem := email_problem(field.data)):
+            raise ValidationError(problem)
 
 
 class UtrForm(Form):

@@ -186,7 +186,7 @@ def place_order(slug: str):
         errors.append("Choose how many you want of at least one product.")
     if not valid or qty_errors or errors:
         return _rejected(vendor, form, 422, errors, qty_errors)
-    customer = orders.Customer(form.name.data, form.phone.data, form.address.data)
+    customer = orders.Customer(form.name.data, form.phone.data, form.address.data, form.email.data or None)
     try:
         order, _created = orders.place(vendor, wanted, customer, form.order_token.data or None, cart,
                                        payment=form.payment.data or None)

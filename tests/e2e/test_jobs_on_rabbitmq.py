@@ -25,7 +25,7 @@ from sqlalchemy import select
 from dukaan import jobs, orders
 from dukaan.extensions import db
 from dukaan.jobs import outbox
-from dukaan.models import OutboxEntry, Vendor
+from dukaan.models import Order, OutboxEntry, Vendor
 from helpers import BROKER_URL, REDIS_URL, make_app, make_product, make_vendor, place
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -256,6 +256,27 @@ def test_orders_go_through_while_the_broker_is_down_and_their_emails_follow_once
     subjects = sorted(message["Subject"] for message in mails(smtp))
     assert subjects == [f"New order #{n} at Ravi's Store: ₹120.00" for n in range(1, 6)]
     assert backlog(app) == 0
+
+
+def test_each_change_of_an_order_sends_its_customer_exactly_one_email(web, shop, smtp, processes):
+    vendor_id, product_id = shop
+    processes.worker()
+    order_id = place(web, vendor_id, {product_id: 1}, email="meera@example.com")
+    with web.app_context():
+        order = db.session.get(Order, order_id)
+        orders.change_status(order, "confirmed")
+        orders.change_status(order, "shipped")
+        ref = order.ref
+    wait_until(lambda: len(smtp.messages) >= 4, 20, "the vendor's email and the customer's three")
+    time.sleep(1.5)  # a second copy would have come by now
+    to_customer = {message["Subject"]: message.get_content() for message in mails(smtp)
+                   if message["To"] == "meera@example.com"}
+    assert len(smtp.messages) == 4
+    assert sorted(to_customer) == [f"Your order #1 at Ravi's Store: {news}"
+                                   for news in ("confirmed", "on its way", "placed")]
+    for body in to_customer.values():
+        assert f"/order/ravi/{ref}" in body, body
+    assert backlog(web) == 0
 
 
 @pytest.mark.parametrize("kill", ["worker", "pool process"])

@@ -160,26 +160,50 @@ def test_autogenerate_would_notice_a_model_change(fresh_postgres):
             db.engine.dispose()
 
 
-def test_orders_placed_before_charges_existed_cost_their_goods(fresh_sqlite):
-    """0006 gives every older order a subtotal equal to its total, no charges, cash, pending."""
-    app = make_app(fresh_sqlite, None)
+OLD_VENDOR = ("INSERT INTO vendors (username, store_name, password_hash, created_at) "
+              "VALUES ('ravi', 'Ravi', 'x', '2024-01-01')")
+
+
+def upgraded_from(url: str, revision: str, rows: list[str], query: str) -> list[tuple]:
+    """A database at ``revision`` with ``rows`` (INSERTs), upgraded to the head: ``query``'s rows."""
+    app = make_app(url, None)
     with app.app_context():
         try:
-            upgrade(revision="0005")
+            upgrade(revision=revision)
             with db.engine.begin() as conn:
-                conn.execute(text("INSERT INTO vendors (username, store_name, password_hash, created_at) "
-                                  "VALUES ('ravi', 'Ravi', 'x', '2024-01-01')"))
-                conn.execute(text("INSERT INTO orders (vendor_id, number, ref, customer_name, phone, address, "
-                                  "total, status, created_at, updated_at) VALUES (1, 1, 'r1', 'A', '9876543210', "
-                                  "'X', 120.50, 'placed', '2024-01-01', '2024-01-01')"))
+                for row in rows:
+                    conn.execute(text(row))
             upgrade()
             with db.engine.connect() as conn:
-                row = conn.execute(text("SELECT subtotal, delivery_fee, cod_fee, total, payment_method, "
-                                        "payment_state FROM orders")).one()
-            from decimal import Decimal
-
-            assert [Decimal(str(v)) for v in row[:4]] == [Decimal("120.5"), 0, 0, Decimal("120.5")]
-            assert tuple(row[4:]) == ("cod", "pending")
+                found = [tuple(r) for r in conn.execute(text(query))]
+            downgrade(revision=revision)  # and back, with the data in
+            return found
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_orders_placed_before_charges_existed_cost_their_goods(fresh_sqlite):
+    """0006 gives every older order a subtotal equal to its total, no charges, cash, pending."""
+    from decimal import Decimal
+
+    [row] = upgraded_from(fresh_sqlite, "0005", [
+        OLD_VENDOR,
+        "INSERT INTO orders (vendor_id, number, ref, customer_name, phone, address, total, status, created_at, "
+        "updated_at) VALUES (1, 1, 'r1', 'A', '9876543210', 'X', 120.50, 'placed', '2024-01-01', '2024-01-01')",
+    ], "SELECT subtotal, delivery_fee, cod_fee, total, payment_method, payment_state FROM orders")
+    assert [Decimal(str(v)) for v in row[:4]] == [Decimal("120.5"), 0, 0, Decimal("120.5")]
+    assert row[4:] == ("cod", "pending")
+
+
+def test_mail_sent_before_0010_stays_sent_about_its_order(fresh_sqlite):
+    """0010 keys each mail already sent by its order ("order:<id>"), so it is not sent again."""
+    [row] = upgraded_from(fresh_sqlite, "0009", [
+        OLD_VENDOR,
+        "INSERT INTO orders (vendor_id, number, ref, customer_name, phone, address, subtotal, total, status, "
+        "created_at, updated_at) VALUES (1, 1, 'r1', 'A', '9876543210', 'X', 120.50, 120.50, 'placed', "
+        "'2024-01-01', '2024-01-01')",
+        "INSERT INTO sent_mail (order_id, kind, recipient, claimed_at, sent_at) VALUES (1, 'vendor.order_placed', "
+        "'ravi@example.com', '2024-01-01', '2024-01-01')",
+    ], "SELECT s.order_id, s.kind, s.about, v.daily_summary FROM sent_mail s JOIN vendors v ON v.id = 1")
+    assert row == (1, "vendor.order_placed", "order:1", 1)

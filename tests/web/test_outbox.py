@@ -34,14 +34,6 @@ def noted(monkeypatch):
     return RAN
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Every mail the app hands to the mail server: (to, subject, body)."""
-    seen: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(mail, "send", lambda to, subject, body: seen.append((to, subject, body)))
-    return seen
-
-
 def outbox_size(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(OutboxEntry))
@@ -174,7 +166,7 @@ def test_a_mail_another_worker_is_sending_is_retried_not_sent(app, shop, sent):
         db.session.execute(SentMail.__table__.update().values(sent_at=None))  # as if still sending
         db.session.commit()
         with pytest.raises(mail.ClaimedElsewhere):
-            mail.send_once(order_id, "vendor.order_placed", "ravi@example.com", "s", "b")
+            mail.send_once("vendor.order_placed", mail.order_key(order_id), "ravi@example.com", "s", "b", order_id)
     assert len(sent) == 1
 
 
@@ -186,7 +178,8 @@ def test_a_claim_whose_sender_died_is_taken_over(app, shop, sent):
     with app.app_context():
         db.session.execute(SentMail.__table__.update().values(sent_at=None))
         db.session.commit()
-        assert mail.send_once(order_id, "vendor.order_placed", "ravi@example.com", "s", "b") is True
+        assert mail.send_once("vendor.order_placed", mail.order_key(order_id), "ravi@example.com", "s", "b",
+                              order_id) is True
     assert len(sent) == 2
 
 

@@ -12,7 +12,7 @@ from dukaan.models import Vendor
 from helpers import HX, field_error, make_vendor
 
 GOOD = {
-    "store_name": "Ravi's Pickles", "email": "ravi@example.com", "whatsapp": "98765 43210",
+    "store_name": "Ravi's Pickles", "email": "ravi@example.com", "daily_summary": "y", "whatsapp": "98765 43210",
     "upi_id": "ravi@okhdfcbank", "accept_cod": "y", "accept_upi": "y", "delivery_fee": "40",
     "free_delivery_from": "500", "min_order": "300", "cod_fee": "20", "open": "y",
 }
@@ -60,7 +60,7 @@ def test_saving_good_settings(app, auth, vendor, htmx):
         assert response.status_code == 303
         assert response.headers["Location"] == "/dashboard/settings"
     assert settings_of(app) == {
-        "store_name": "Ravi's Pickles", "email": "ravi@example.com", "whatsapp": "+919876543210",
+        "store_name": "Ravi's Pickles", "email": "ravi@example.com", "daily_summary": True, "whatsapp": "+919876543210",
         "upi_id": "ravi@okhdfcbank", "accept_cod": True, "accept_upi": True,
         "delivery_fee": Decimal("40.00"), "free_delivery_from": Decimal("500.00"),
         "min_order": Decimal("300.00"), "cod_fee": Decimal("20.00"), "open": True, "username": "ravi",

@@ -351,4 +351,4 @@ def test_store_page_asks_for_the_total_without_personal_details(client, store):
     assert 'hx-get="/order/ravi/total"' in html
     assert "hx-include=\".items input[name^='qty-'], #payment input[name='payment']\"" in html
     assert 'hx-trigger="input delay:250ms from:.items, change from:#payment, cart-changed from:body"' in html
-    assert 'hx-params="not name,phone,address,order_token"' in html
+    assert 'hx-params="not name,phone,address,email,order_token"' in html
