@@ -116,7 +116,7 @@ def register_static_versions(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from . import accounts, jobs, replica, storefront_cache
+    from . import accounts, jobs, media, replica, storefront_cache
     from .extensions import cache, csrf, db, limiter, login, migrate
     from .sessions import SessionInterface
 
@@ -138,6 +138,7 @@ def register_extensions(app: Flask) -> None:
     login.user_loader(accounts.session_vendor)
     storefront_cache.init_app(app)
     jobs.init_app(app)
+    media.init_app(app)
     app.session_interface = SessionInterface()
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import Select, func, select
 
-from . import inventory, reviews
+from . import inventory, photos, reviews
 from .extensions import db
 from .models import Product, Vendor
 
@@ -65,8 +65,11 @@ def count(vendor: Vendor) -> int:
 
 def on_sale(vendor: Vendor) -> list[Product]:
     """What the store page lists: available products, sold-out ones included, oldest first,
-    with ``held`` set (and so ``free``) and ``rating`` (None without visible reviews)."""
-    return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True)
+    with ``held`` set (and so ``free``), ``rating`` (None without visible reviews) and ``cover``
+    (its first ready photo, or None)."""
+    found = _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True)
+    photos.set_covers(found)
+    return found
 
 
 def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:
@@ -111,7 +114,9 @@ def set_available(product: Product, available: bool | None = None) -> None:
 
 
 def delete(product: Product) -> None:
-    """Remove ``product``; the order lines that sold it keep its name and price."""
+    """Remove ``product`` and its photos (their files by a job after the commit); the order
+    lines that sold it keep its name and price."""
+    photos.forget_product(product)
     db.session.delete(product)
     db.session.commit()
 

@@ -28,7 +28,7 @@ from flask import Flask
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from ..models import Product, Review, Vendor
+from ..models import PhotoState, Product, ProductPhoto, Review, Vendor
 
 STALE = "dukaan.stale_storefronts"
 STALE_LATER = "dukaan.storefronts_stale_later"
@@ -78,10 +78,21 @@ SHOWN: dict[type, Shown] = {
             # Its visible reviews' average and count, read with the products (reviews.rating_columns);
             # a review added or hidden is reported by the Review entry below.
             "rating": as_is,
+            # Its first ready photo (photos.Cover), read with the products (photos.set_covers);
+            # a photo made ready, moved or deleted is reported by the ProductPhoto entry below.
+            "cover": as_is,
         },
         derived={"in_stock": ("stock",), "discounted": ("price", "mrp")},
         vendor_id=lambda product: product.vendor_id,
         visible=lambda product: product.available,
+    ),
+    # Each product's ready photos: the first is its cover.
+    ProductPhoto: Shown(
+        attributes={"product_id": as_is, "state": as_is, "position": as_is, "key": as_is, "widths": as_is,
+                    "width": as_is, "height": as_is},
+        derived={},
+        vendor_id=lambda photo: photo.vendor_id,
+        visible=lambda photo: photo.state == PhotoState.READY,
     ),
     # Each product's average rating and count of visible reviews (reviews.ratings).
     Review: Shown(
