@@ -125,6 +125,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    # Before CSRFProtect reads the form: a photo upload may be larger than any other body.
+    app.before_request(_upload_limits)
     csrf.init_app(app)
     cache.init_app(app)
     limiter.init_app(app)
@@ -140,6 +142,14 @@ def register_extensions(app: Flask) -> None:
     jobs.init_app(app)
     media.init_app(app)
     app.session_interface = SessionInterface()
+
+
+def _upload_limits() -> None:
+    from .dashboard.photos import upload_limit
+
+    limit = upload_limit()
+    if limit is not None:
+        request.max_content_length = limit
 
 
 def register_blueprints(app: Flask) -> None:
@@ -177,8 +187,11 @@ def register_templates(app: Flask) -> None:
         return aware(value).astimezone(zone).strftime(fmt)
 
     from .orders import MAX_QUANTITY
+    from .photos import MAX_PHOTOS, Cover
 
     app.jinja_env.globals["MAX_QUANTITY"] = MAX_QUANTITY
+    app.jinja_env.globals["max_photos"] = MAX_PHOTOS
+    app.jinja_env.globals["cover_of"] = Cover.of
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["local_time"] = local_time
 

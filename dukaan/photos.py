@@ -103,26 +103,31 @@ def of_product(product: Product) -> list[ProductPhoto]:
     ))
 
 
-def ready_by_product(product_ids: list[int]) -> dict[int, list[ProductPhoto]]:
-    """The ready photos of each of ``product_ids``, in order: one query for all."""
+def by_product(product_ids: list[int], ready_only: bool = False) -> dict[int, list[ProductPhoto]]:
+    """The photos (``ready_only``: the ready ones) of each of ``product_ids``, in order: one query."""
     if not product_ids:
         return {}
+    query = select(ProductPhoto).where(ProductPhoto.product_id.in_(product_ids))
+    if ready_only:
+        query = query.where(ProductPhoto.state == PhotoState.READY)
     found: dict[int, list[ProductPhoto]] = {}
-    for photo in db.session.scalars(
-        select(ProductPhoto)
-        .where(ProductPhoto.product_id.in_(product_ids), ProductPhoto.state == PhotoState.READY)
-        .order_by(ProductPhoto.product_id, ProductPhoto.position, ProductPhoto.id)
-    ):
+    for photo in db.session.scalars(query.order_by(ProductPhoto.product_id, ProductPhoto.position,
+                                                   ProductPhoto.id)):
         found.setdefault(photo.product_id, []).append(photo)
     return found
 
 
-def set_covers(found: list[Product]) -> None:
-    """Set ``cover`` on each product: its first ready photo, or None."""
-    photos = ready_by_product([p.id for p in found])
+def annotate(found: list[Product], ready_only: bool = False) -> None:
+    """Set on each product its ``cover`` (its first ready photo, or None) and, unless
+    ``ready_only``, ``photo_count`` and ``photos_waiting`` (still processing): one query for all."""
+    photos_of = by_product([p.id for p in found], ready_only)
     for product in found:
-        first = photos.get(product.id)
-        product.cover = Cover.of(first[0]) if first else None
+        photos = photos_of.get(product.id, [])
+        first = next((photo for photo in photos if photo.ready), None)
+        product.cover = Cover.of(first) if first else None
+        if not ready_only:
+            product.photo_count = len(photos)
+            product.photos_waiting = sum(photo.state == PhotoState.PROCESSING for photo in photos)
 
 
 # --- checking an upload -------------------------------------------------------------

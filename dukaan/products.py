@@ -38,12 +38,16 @@ def for_vendor(vendor: Vendor) -> Select:
 def get(vendor: Vendor, product_id: int) -> Product | None:
     """The vendor's product ``product_id`` (with ``held`` set), or None."""
     found = _with_held(for_vendor(vendor).where(Product.id == product_id))
+    photos.annotate(found)
     return found[0] if found else None
 
 
 def listing(vendor: Vendor) -> list[Product]:
-    """All of the vendor's products, newest first (the dashboard's order), with ``held`` set."""
-    return _with_held(for_vendor(vendor).order_by(Product.id.desc()))
+    """All of the vendor's products, newest first (the dashboard's order), with ``held`` and
+    their photos' cover and counts (``photos.annotate``) set."""
+    found = _with_held(for_vendor(vendor).order_by(Product.id.desc()))
+    photos.annotate(found)
+    return found
 
 
 def _with_held(query: Select, with_ratings: bool = False) -> list[Product]:
@@ -68,7 +72,7 @@ def on_sale(vendor: Vendor) -> list[Product]:
     with ``held`` set (and so ``free``), ``rating`` (None without visible reviews) and ``cover``
     (its first ready photo, or None)."""
     found = _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True)
-    photos.set_covers(found)
+    photos.annotate(found, ready_only=True)
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Email, Integer, List, Nested, String
+from apiflask.fields import Boolean, DateTime, Dict, Email, Integer, List, Nested, String
 from apiflask.fields import Decimal as DecimalField
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import ValidationError, validates_schema
@@ -128,6 +128,15 @@ class ProductsQuery(Schema):
         "description": "Default: as the store page lists them (oldest first)."})
 
 
+class PhotoOut(Schema):
+    width = Integer(required=True, metadata={"description": "The largest rendition's width in pixels."})
+    height = Integer(required=True, metadata={"description": "The largest rendition's height in pixels."})
+    urls = Dict(keys=String(), values=String(), required=True, metadata={
+        "description": "A WebP file for each width it exists at (\"320\", \"640\", \"1280\"; fewer "
+                       "for a small photo), by width.",
+        "example": {"320": "https://example.com/media/p/3f/3f9a-320.webp"}})
+
+
 class ProductOut(Schema):
     id = Integer(required=True)
     name = String(required=True)
@@ -139,6 +148,8 @@ class ProductOut(Schema):
     available = Boolean(required=True, metadata={"description": "At least one unit can be bought now."})
     max_per_order = Integer(required=True, allow_none=True, metadata={
         "description": "The most one order may take, or null."})
+    photos = List(Nested(PhotoOut), required=True, metadata={
+        "description": "Its photos ready to show, the cover first (empty: none)."})
 
 
 class ProductPage(Schema):

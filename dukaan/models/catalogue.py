@@ -53,6 +53,9 @@ class Product(VendorOwned, db.Model):
     rating = None
     # Its first ready photo (photos.Cover: URLs and size), where products.on_sale set it.
     cover = None
+    # How many photos it has and how many are still processing, where photos.annotate set them.
+    photo_count = 0
+    photos_waiting = 0
 
     @property
     def in_stock(self) -> bool:

@@ -78,7 +78,7 @@ SHOWN: dict[type, Shown] = {
             # Its visible reviews' average and count, read with the products (reviews.rating_columns);
             # a review added or hidden is reported by the Review entry below.
             "rating": as_is,
-            # Its first ready photo (photos.Cover), read with the products (photos.set_covers);
+            # Its first ready photo (photos.Cover), read with the products (photos.annotate);
             # a photo made ready, moved or deleted is reported by the ProductPhoto entry below.
             "cover": as_is,
         },
