@@ -9,6 +9,7 @@ are uploads waiting for the photo job; nothing serves them.
 from __future__ import annotations
 
 import os
+import posixpath
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -131,7 +132,7 @@ def _serve(app: Flask) -> None:
     from flask import abort, send_from_directory
 
     def media(key: str):
-        if not key.startswith(PUBLIC):
+        if not posixpath.normpath(key).startswith(PUBLIC) or ".." in key.split("/"):
             abort(404)
         response = send_from_directory(app.extensions[EXTENSION].root, key, max_age=31536000)
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
