@@ -25,8 +25,8 @@ TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test") + (
 _BASE_NAME = os.environ.get("TEST_DB_NAME", "dukaan_test")
 BROKER_VHOST = _BASE_NAME if _BASE_NAME.endswith("_test") else _BASE_NAME + "_test"
 BROKER_URL = os.environ.get("TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{BROKER_VHOST}")
-TABLES = ("api_order_claims", "product_photos", "outbox", "sent_mail", "reviews", "cart_lines", "carts", "order_lines", "orders",
-          "products", "vendor_sessions", "vendors", "api_tokens", "customers")
+TABLES = ("api_order_claims", "product_photos", "outbox", "sent_mail", "reviews", "cart_lines", "carts",
+          "order_lines", "orders", "products", "vendor_sessions", "vendors", "api_tokens", "customers")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
 
