@@ -21,7 +21,8 @@ import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
 
 from . import jobs, media
 from .extensions import db
@@ -69,10 +70,15 @@ class Cover:
 
     @classmethod
     def of(cls, photo: ProductPhoto) -> Cover:
-        urls = {w: media.url(rendition_key(photo.key, w)) for w in photo.rendition_widths}
+        return cls.make(photo.key, photo.widths, photo.width, photo.height)
+
+    @classmethod
+    def make(cls, key: str, widths: str, width: int, height: int) -> Cover:
+        """From a ready photo's ``key``, ``widths`` ("320 640 1280") and size."""
+        urls = {w: media.url(rendition_key(key, w)) for w in (int(w) for w in widths.split())}
         # 640 (or the largest below it) for browsers that ignore srcset.
         src = urls[max((w for w in urls if w <= 640), default=min(urls))]
-        return cls(src, ", ".join(f"{u} {w}w" for w, u in urls.items()), photo.width, photo.height, urls)
+        return cls(src, ", ".join(f"{u} {w}w" for w, u in urls.items()), width, height, urls)
 
 
 def rendition_key(key: str, width: int) -> str:
@@ -117,17 +123,31 @@ def by_product(product_ids: list[int], ready_only: bool = False) -> dict[int, li
     return found
 
 
-def annotate(found: list[Product], ready_only: bool = False) -> None:
-    """Set on each product its ``cover`` (its first ready photo, or None) and, unless
-    ``ready_only``, ``photo_count`` and ``photos_waiting`` (still processing): one query for all."""
-    photos_of = by_product([p.id for p in found], ready_only)
+def with_cover(query: Select) -> Select:
+    """``query`` (of products) with four more columns: the key, widths, width and height of each
+    product's first ready photo (None without one), found by its index: no query more."""
+    cover = aliased(ProductPhoto, name="cover")
+    first = (select(ProductPhoto.id)
+             .where(ProductPhoto.product_id == Product.id, ProductPhoto.state == PhotoState.READY)
+             .order_by(ProductPhoto.position, ProductPhoto.id).limit(1).correlate(Product).scalar_subquery())
+    return query.outerjoin(cover, cover.id == first).add_columns(cover.key, cover.widths, cover.width, cover.height)
+
+
+def cover_from(key: str | None, widths: str | None, width: int | None, height: int | None) -> Cover | None:
+    """The cover from ``with_cover``'s columns."""
+    return None if key is None else Cover.make(key, widths, width, height)
+
+
+def annotate(found: list[Product]) -> None:
+    """Set on each product (for the dashboard) its ``cover`` (its first ready photo, or None),
+    ``photo_count`` and ``photos_waiting`` (still processing): one query for all."""
+    photos_of = by_product([p.id for p in found])
     for product in found:
         photos = photos_of.get(product.id, [])
         first = next((photo for photo in photos if photo.ready), None)
         product.cover = Cover.of(first) if first else None
-        if not ready_only:
-            product.photo_count = len(photos)
-            product.photos_waiting = sum(photo.state == PhotoState.PROCESSING for photo in photos)
+        product.photo_count = len(photos)
+        product.photos_waiting = sum(photo.state == PhotoState.PROCESSING for photo in photos)
 
 
 # --- checking an upload -------------------------------------------------------------

@@ -50,15 +50,22 @@ def listing(vendor: Vendor) -> list[Product]:
     return found
 
 
-def _with_held(query: Select, with_ratings: bool = False) -> list[Product]:
-    """Run ``query`` with the units live carts hold of each product, set as ``held``, and with
-    ``with_ratings`` its reviews' average and count, set as ``rating`` (one query for all)."""
+def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = False) -> list[Product]:
+    """Run ``query`` with the units live carts hold of each product, set as ``held``; with
+    ``with_ratings`` its reviews' average and count, set as ``rating``; with ``with_covers`` its
+    first ready photo, set as ``cover`` (one query for all)."""
     found = []
     columns = [inventory.held_by_carts(), *(reviews.rating_columns() if with_ratings else ())]
-    for product, holding, *rating in db.session.execute(query.add_columns(*columns)):
+    query = query.add_columns(*columns)
+    if with_covers:
+        query = photos.with_cover(query)
+    for product, holding, *rest in db.session.execute(query):
         product.held = holding
         if with_ratings:
-            product.rating = reviews.Rating.of(*rating)
+            product.rating = reviews.Rating.of(*rest[:2])
+            rest = rest[2:]
+        if with_covers:
+            product.cover = photos.cover_from(*rest)
         found.append(product)
     return found
 
@@ -71,9 +78,8 @@ def on_sale(vendor: Vendor) -> list[Product]:
     """What the store page lists: available products, sold-out ones included, oldest first,
     with ``held`` set (and so ``free``), ``rating`` (None without visible reviews) and ``cover``
     (its first ready photo, or None)."""
-    found = _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True)
-    photos.annotate(found, ready_only=True)
-    return found
+    return _with_held(for_vendor(vendor).where(Product.available).order_by(Product.id), with_ratings=True,
+                      with_covers=True)
 
 
 def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:
