@@ -188,6 +188,28 @@ class AuthActions:
 HX = {"HX-Request": "true"}
 
 
+def upload_photos(auth, product_id, *named, htmx=False, from_row=False):
+    """POST the files ``named`` (filename, bytes) to the product's photos in the field ``photos``,
+    with the CSRF token as htmx sends it or as the form's field. The body is encoded in memory:
+    the test client would spool a large one to a temporary file it never closes."""
+    import io
+
+    from werkzeug.datastructures import FileStorage, MultiDict
+    from werkzeug.test import encode_multipart
+
+    fields = MultiDict([("photos", FileStorage(io.BytesIO(content), name)) for name, content in named])
+    headers = {}
+    if from_row:
+        fields.add("from", "row")
+    if htmx:
+        headers = {"HX-Request": "true", "X-CSRFToken": auth.token}
+    else:
+        fields.add("csrf_token", auth.token)
+    boundary, body = encode_multipart(fields)
+    return auth._client.post(f"/dashboard/products/{product_id}/photos", data=body, headers=headers,
+                             content_type=f"multipart/form-data; boundary={boundary}")
+
+
 def join_all(threads, seconds: float = 60) -> None:
     """Wait for every thread, ``seconds`` in all; a thread still running then (a deadlock)
     fails the test rather than hanging the suite."""

@@ -6,7 +6,6 @@ Outside CI the tests are skipped when moto's server is not installed; with CI=tr
 
 from __future__ import annotations
 
-import io
 import socket
 import subprocess
 import sys
@@ -14,14 +13,12 @@ import time
 import urllib.request
 
 import pytest
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 
 from dukaan import jobs, media
 from dukaan.extensions import db
 from dukaan.models import PhotoState, ProductPhoto
 from dukaan.sample_photos import phone_jpeg
-from helpers import IN_CI, make_app, make_product, make_vendor
+from helpers import IN_CI, AuthActions, make_app, make_product, make_vendor, upload_photos
 
 pytestmark = pytest.mark.postgres
 BUCKET = "dukaan-photos"
@@ -110,15 +107,9 @@ def test_a_photo_goes_through_the_bucket_and_leaves_with_its_product(s3_app, mot
     vendor_id = make_vendor(s3_app)
     product_id = make_product(s3_app, vendor_id, "Mango pickle")
     client = s3_app.test_client()
-    from helpers import AuthActions
-
     auth = AuthActions(client)
     auth.login()
-    fields = MultiDict([("photos", FileStorage(io.BytesIO(phone_jpeg(800, 600, orientation=None)), "a.jpg")),
-                        ("csrf_token", auth.token)])
-    boundary, body = encode_multipart(fields)
-    response = client.post(f"/dashboard/products/{product_id}/photos", data=body,
-                           content_type=f"multipart/form-data; boundary={boundary}")
+    response = upload_photos(auth, product_id, ("a.jpg", phone_jpeg(800, 600, orientation=None)))
     assert response.status_code == 303
     assert jobs.backend(s3_app).join(30)
     with s3_app.app_context():

@@ -8,14 +8,12 @@ import re
 
 import pytest
 from PIL import Image
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 
 from dukaan import jobs, media, photos
 from dukaan.extensions import db
 from dukaan.models import PhotoState, ProductPhoto
 from dukaan.sample_photos import GPS_IFD, phone_jpeg, product_picture
-from helpers import HX, AuthActions, make_product, make_vendor
+from helpers import HX, AuthActions, make_product, make_vendor, upload_photos
 
 pytestmark = pytest.mark.postgres
 
@@ -49,21 +47,7 @@ def stored(app) -> list[ProductPhoto]:
         return found
 
 
-def upload(auth, product_id, *named, htmx=False, from_row=False):
-    """POST the files ``named`` (filename, bytes) in the field ``photos``, with the CSRF token as
-    htmx sends it or as the form's field. The body is encoded in memory: the test client would
-    spool a large one to a temporary file it never closes."""
-    fields = MultiDict([("photos", FileStorage(io.BytesIO(content), name)) for name, content in named])
-    headers = {}
-    if from_row:
-        fields.add("from", "row")
-    if htmx:
-        headers = {"HX-Request": "true", "X-CSRFToken": auth.token}
-    else:
-        fields.add("csrf_token", auth.token)
-    boundary, body = encode_multipart(fields)
-    return auth._client.post(f"/dashboard/products/{product_id}/photos", data=body, headers=headers,
-                             content_type=f"multipart/form-data; boundary={boundary}")
+upload = upload_photos
 
 
 def small_jpeg(seed=0, width=800, height=600, orientation=None, **kwargs) -> bytes:
@@ -388,10 +372,26 @@ def test_a_vendor_touches_only_their_own_photos(app, auth, client, product_id, m
     assert len(stored(app)) == 3
 
 
-def test_photo_routes_need_a_login(app, client, product_id):
-    client.post("/logout")
-    response = client.post(f"/dashboard/products/{product_id}/photos")
-    assert response.status_code in (302, 303, 400)
+def test_photo_routes_need_a_login(app, product_id):
+    assert app.test_client().get(f"/dashboard/products/{product_id}/photos", headers=HX).status_code == 401
+    response = app.test_client().get(f"/dashboard/products/{product_id}/photos")
+    assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+def test_production_leaves_media_to_nginx(app, product_id, media_root):
+    """gunicorn never serves a photo in production (MEDIA_SERVE off): nginx does."""
+    from config import Config
+    from helpers import make_app
+
+    config = Config()
+    assert config.MEDIA_SERVE is True
+    production = make_app(app.config["SQLALCHEMY_DATABASE_URI"], None, MEDIA_SERVE=False, MEDIA_ROOT=str(media_root))
+    (media_root / "p").mkdir()
+    (media_root / "p" / "x.webp").write_bytes(b"webp")
+    assert production.test_client().get("/media/p/x.webp").status_code == 404
+    served = app.test_client().get("/media/p/x.webp")
+    assert served.status_code == 200
+    served.close()
 
 
 # --- the store page and the API ------------------------------------------------------------
