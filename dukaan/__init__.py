@@ -196,10 +196,23 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
 
 
+def content_security_policy(media_url: str) -> str:
+    """The policy, letting images also come from where photos are served when that is
+    another origin (a bucket or a CDN: ``MEDIA_URL``)."""
+    from urllib.parse import urlsplit
+
+    media = urlsplit(media_url)
+    if not media.scheme or not media.netloc:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {media.scheme}://{media.netloc}")
+
+
 def register_headers(app: Flask) -> None:
+    policy = content_security_policy(app.config["MEDIA_URL"])
+
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import unicodedata
 import warnings
 from dataclasses import dataclass
 
@@ -79,6 +80,13 @@ class Cover:
         # 640 (or the largest below it) for browsers that ignore srcset.
         src = urls[max((w for w in urls if w <= 640), default=min(urls))]
         return cls(src, ", ".join(f"{u} {w}w" for w, u in urls.items()), width, height, urls)
+
+
+def file_name(sent: str | None) -> str:
+    """The name of a file as the vendor's device sent it, fit to show and to store: no folders,
+    no control characters (PostgreSQL cannot store NUL), at most 255 characters."""
+    name = (sent or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in name if unicodedata.category(c) != "Cc").strip()[:255]
 
 
 def rendition_key(key: str, width: int) -> str:

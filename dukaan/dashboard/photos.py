@@ -55,7 +55,7 @@ def add_photos(product_id: int):
     refused, with nothing of the upload kept."""
     product = found(product_rules.get(vendor(), product_id))
     from_row = request.form.get("from") == "row"
-    uploads = [photos.Upload(f.filename or "", f.read(photos.MAX_BYTES + 1))
+    uploads = [photos.Upload(photos.file_name(f.filename), f.read(photos.MAX_BYTES + 1))
                for f in request.files.getlist("photos") if f.filename or f.content_length]
     try:
         added = photos.add(product, uploads)

@@ -119,6 +119,9 @@ def test_a_photo_goes_through_the_bucket_and_leaves_with_its_product(s3_app, mot
     assert keys(s3_app) == [f"p/{key[:2]}/{key}-{w}.webp" for w in (320, 640, 800)]  # the upload is gone
     html = client.get("/order/ravi").get_data(as_text=True)
     assert f'src="{moto_server}/{BUCKET}/p/{key[:2]}/{key}-640.webp"' in html
+    # The page lets images come from the bucket, and from nowhere else new.
+    policy = client.get("/order/ravi").headers["Content-Security-Policy"]
+    assert f"img-src 'self' data: {moto_server};" in policy
     # The app does not serve media when a bucket holds them.
     assert client.get(f"/media/p/{key[:2]}/{key}-640.webp").status_code == 404
     assert auth.post(f"/dashboard/products/{product_id}/delete").status_code == 303

@@ -108,6 +108,13 @@ def test_a_file_that_is_not_a_photo_we_take_is_refused_and_named(app, auth, prod
         assert "<html" in html and 'name="photos"' in html
 
 
+def test_a_file_name_is_kept_without_folders_or_control_characters(app, auth, product_id):
+    response = upload(auth, product_id, ("C:\\Users\\asha\\आम\x00.svg", b"<svg/>"), htmx=True)
+    assert response.status_code == 422 and "आम.svg is not a JPEG" in response.get_data(as_text=True)
+    upload(auth, product_id, ("../../आम\x01.jpg", small_jpeg()))
+    assert [p.filename for p in stored(app)] == ["आम.jpg"]
+
+
 def test_an_upload_with_no_file_is_refused(auth, product_id):
     response = upload(auth, product_id, htmx=True)
     assert response.status_code == 422
