@@ -202,29 +202,24 @@ def add(product: Product, uploads: list[Upload]) -> list[ProductPhoto]:
     problems = [problem for upload in uploads if (problem := check(upload))]
     if problems:
         raise Refused(problems)
-    # The product's row locked: two uploads at once cannot both take the last places.
-    db.session.execute(select(Product.id).where(Product.id == product.id).with_for_update())
-    have, last = db.session.execute(
-        select(func.count(), func.max(ProductPhoto.position)).where(ProductPhoto.product_id == product.id)
-    ).one()
-    if have + len(uploads) > MAX_PHOTOS:
-        db.session.rollback()
-        over = [u.filename or "a file" for u in uploads[max(0, MAX_PHOTOS - have):]]
-        raise Refused([f"A product can have at most {MAX_PHOTOS} photos: it has {have}, so "
-                       f"{', '.join(over)} cannot be added."])
+    _check_room(product.id, uploads)
+    # No transaction stays open while the files are written: a bucket is a network away.
+    db.session.rollback()
     store = media.storage()
-    added, saved = [], []
-    position = -1 if last is None else last
+    saved: list[str] = []
     try:
         for upload in uploads:
             key = hashlib.sha256(upload.data).hexdigest()
             store.save(incoming_key(key), upload.data, "application/octet-stream")
             saved.append(key)
-            position += 1
-            photo = ProductPhoto(product_id=product.id, vendor_id=product.vendor_id, position=position,
-                                 state=PhotoState.PROCESSING, filename=upload.filename[:255], key=key)
-            db.session.add(photo)
-            added.append(photo)
+        # The product's row locked, and counted again: two uploads at once cannot both take
+        # the last places.
+        db.session.execute(select(Product.id).where(Product.id == product.id).with_for_update())
+        last = _check_room(product.id, uploads)
+        added = [ProductPhoto(product_id=product.id, vendor_id=product.vendor_id, position=last + 1 + i,
+                              state=PhotoState.PROCESSING, filename=upload.filename[:255], key=key)
+                 for i, (upload, key) in enumerate(zip(uploads, saved, strict=True))]
+        db.session.add_all(added)
         db.session.flush()
         for photo in added:
             jobs.record("photos.process", photo_id=photo.id)
@@ -236,6 +231,19 @@ def add(product: Product, uploads: list[Upload]) -> list[ProductPhoto]:
                 store.delete(incoming_key(key))
         raise
     return added
+
+
+def _check_room(product_id: int, uploads: list[Upload]) -> int:
+    """The last position among the product's photos (-1: none); raises ``Refused`` when
+    ``uploads`` would take it past ``MAX_PHOTOS``."""
+    have, last = db.session.execute(
+        select(func.count(), func.max(ProductPhoto.position)).where(ProductPhoto.product_id == product_id)
+    ).one()
+    if have + len(uploads) > MAX_PHOTOS:
+        over = [u.filename or "a file" for u in uploads[max(0, MAX_PHOTOS - have):]]
+        raise Refused([f"A product can have at most {MAX_PHOTOS} photos: it has {have}, so "
+                       f"{', '.join(over)} cannot be added."])
+    return -1 if last is None else last
 
 
 def add_processed(product: Product, upload: Upload) -> ProductPhoto:

@@ -458,3 +458,33 @@ def test_the_api_lists_ready_photos_with_absolute_urls(app, auth, product_id):
             str(w): f"http://localhost/media/p/{a.key[:2]}/{a.key}-{w}.webp" for w in (320, 640, 800)}},
         {"width": 300, "height": 200, "urls": {"300": f"http://localhost/media/p/{b.key[:2]}/{b.key}-300.webp"}},
     ]
+
+
+def test_two_uploads_at_once_never_pass_eight_photos(app, auth, product_id):
+    """Six photos, and two vendor tabs each add two more at the same moment: one upload is
+    taken, the other refused (the product's row is locked while the places are counted)."""
+    import threading
+
+    from helpers import join_all
+
+    upload(auth, product_id, *[(f"p{i}.jpg", small_jpeg(seed=i, width=100, height=80)) for i in range(6)])
+    tabs = []
+    for _ in range(2):
+        tab = AuthActions(app.test_client())
+        tab.login()
+        tabs.append(tab)
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def add(tab, seed):
+        two = [(f"q{seed}-{n}.jpg", small_jpeg(seed=10 * seed + n, width=100, height=80)) for n in (1, 2)]
+        barrier.wait()
+        statuses.append(upload(tab, product_id, *two, htmx=True).status_code)
+
+    threads = [threading.Thread(target=add, args=(tab, seed)) for seed, tab in enumerate(tabs, 1)]
+    for thread in threads:
+        thread.start()
+    join_all(threads)
+    settle(app)
+    assert sorted(statuses) == [200, 422]
+    assert len(stored(app)) == 8
