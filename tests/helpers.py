@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import uuid
 from decimal import Decimal
 
@@ -50,6 +51,8 @@ class TestConfig(Config):
         self.SERVER_NAME = None
         self.SQLALCHEMY_DATABASE_URI = database_url(database)
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        # Photos in the temp folder, one per test database (tests that look at files use their own).
+        self.MEDIA_ROOT = os.path.join(tempfile.gettempdir(), f"dukaan-media-{TEST_DB}")
         # Tests look at the store right after a change; test_freshness.py
         # covers the production window.
         self.STOREFRONT_PAGE_TRUST_SECONDS = 0
