@@ -23,6 +23,8 @@ COPY dukaan ./dukaan
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
+# The media volume's mount point: a new volume takes this folder's owner, so the app can write photos.
+RUN mkdir -p /app/media && chown 10001 /app/media
 
 USER 10001
 EXPOSE 8000

@@ -221,6 +221,19 @@ class Config:
         # Beat asks this often for the vendors' summaries of yesterday (DISPLAY_TIMEZONE's days);
         # each is sent once, so they go out within this long after the merchants' midnight.
         self.DAILY_SUMMARY_CHECK_SECONDS = 60 * 60
+        # Product photos (dukaan.photos, dukaan.media). Files live on local disk under MEDIA_ROOT by
+        # default, served at MEDIA_URL (by nginx in production, by the app elsewhere), or in an
+        # S3-compatible bucket when MEDIA_S3_BUCKET is set (MEDIA_URL then points at the bucket or
+        # a CDN in front of it).
+        self.MEDIA_ROOT = env.get("MEDIA_ROOT", str(BASE_DIR / "instance" / "media"))
+        self.MEDIA_URL = env.get("MEDIA_URL", "/media/")
+        self.MEDIA_S3_BUCKET = env.get("MEDIA_S3_BUCKET", "")
+        self.MEDIA_S3_ENDPOINT_URL = env.get("MEDIA_S3_ENDPOINT_URL", "") or None
+        self.MEDIA_S3_REGION = env.get("MEDIA_S3_REGION", "") or None
+        self.MEDIA_S3_PREFIX = env.get("MEDIA_S3_PREFIX", "")
+        # The app answers MEDIA_URL itself outside production (a bare gunicorn or `flask run`
+        # shows photos); in production nginx (or the bucket) does and the app never serves one.
+        self.MEDIA_SERVE = True
         self.ORDERS_PER_PAGE = 50
         self.ORDERS_POLL_SECONDS = 5
         # The log (dukaan.ops.logs): "text" to read on a laptop, "json" (production's default)
@@ -300,6 +313,8 @@ class ProductionConfig(Config):
             if value and (problem := secret_problem(name, value)):
                 raise ConfigError(problem)
         self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
+        # nginx serves MEDIA_URL from the media volume (or the bucket does): gunicorn never serves a photo.
+        self.MEDIA_SERVE = False
         self.LOG_FORMAT = log_format(os.environ.get("LOG_FORMAT", "json"))
 
 

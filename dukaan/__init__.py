@@ -117,7 +117,7 @@ def register_static_versions(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from . import accounts, jobs, orders, replica, storefront_cache
+    from . import accounts, jobs, media, orders, replica, storefront_cache
     from .extensions import cache, csrf, db, limiter, login, migrate
     from .sessions import SessionInterface
 
@@ -128,6 +128,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    # Before CSRFProtect reads the form: a photo upload may be larger than any other body.
+    app.before_request(_upload_limits)
     csrf.init_app(app)
     cache.init_app(app)
     limiter.init_app(app)
@@ -142,6 +144,7 @@ def register_extensions(app: Flask) -> None:
     login.user_loader(accounts.session_vendor)
     storefront_cache.init_app(app)
     jobs.init_app(app)
+    media.init_app(app)
     app.session_interface = SessionInterface()
 
 
@@ -165,6 +168,12 @@ def _limit_only_where_limits_are(app: Flask, limiter) -> None:
         if hooks is not app.before_request_funcs:
             for blueprint in LIMITED_BLUEPRINTS:
                 hooks.setdefault(blueprint, []).extend(moved)
+def _upload_limits() -> None:
+    from .dashboard.photos import upload_limit
+
+    limit = upload_limit()
+    if limit is not None:
+        request.max_content_length = limit
 
 
 def register_blueprints(app: Flask) -> None:
@@ -202,17 +211,32 @@ def register_templates(app: Flask) -> None:
         return aware(value).astimezone(zone).strftime(fmt)
 
     from .orders import MAX_QUANTITY
+    from .photos import MAX_PHOTOS, Cover
     from .products import MAX_SEARCH, MAX_SEARCH_WORDS
 
-    app.jinja_env.globals.update(MAX_QUANTITY=MAX_QUANTITY, MAX_SEARCH=MAX_SEARCH, MAX_SEARCH_WORDS=MAX_SEARCH_WORDS)
+    app.jinja_env.globals.update(MAX_QUANTITY=MAX_QUANTITY, MAX_SEARCH=MAX_SEARCH, MAX_SEARCH_WORDS=MAX_SEARCH_WORDS,
+                                 max_photos=MAX_PHOTOS, cover_of=Cover.of)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["local_time"] = local_time
 
 
+def content_security_policy(media_url: str) -> str:
+    """The policy, letting images also come from where photos are served when that is
+    another origin (a bucket or a CDN: ``MEDIA_URL``)."""
+    from urllib.parse import urlsplit
+
+    media = urlsplit(media_url)
+    if not media.scheme or not media.netloc:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {media.scheme}://{media.netloc}")
+
+
 def register_headers(app: Flask) -> None:
+    policy = content_security_policy(app.config["MEDIA_URL"])
+
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:

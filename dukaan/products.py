@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
-from . import categories, inventory, reviews
+from . import categories, inventory, photos, reviews
 from .extensions import db
 from .models import Product, Vendor
 
@@ -50,24 +50,34 @@ def get(vendor: Vendor, product_id: int) -> Product | None:
     # Its category loads when asked for: a joined load would follow the product into
     # inventory's refresh FOR UPDATE, which PostgreSQL refuses over an outer join.
     found = _with_held(for_vendor(vendor).where(Product.id == product_id))
+    photos.annotate(found)
     return found[0] if found else None
 
 
 def listing(vendor: Vendor) -> list[Product]:
-    """All of the vendor's products, newest first (the dashboard's order), with ``held`` set
-    and ``category`` loaded."""
-    return _with_held(for_vendor(vendor).order_by(Product.id.desc()).options(joinedload(Product.category)))
+    """All of the vendor's products, newest first (the dashboard's order), with ``held`` set,
+    ``category`` loaded, and their photos' cover and counts (``photos.annotate``) set."""
+    found = _with_held(for_vendor(vendor).order_by(Product.id.desc()).options(joinedload(Product.category)))
+    photos.annotate(found)
+    return found
 
 
-def _with_held(query: Select, with_ratings: bool = False) -> list[Product]:
-    """Run ``query`` with the units live carts hold of each product, set as ``held``, and with
-    ``with_ratings`` its reviews' average and count, set as ``rating`` (one query for all)."""
+def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = False) -> list[Product]:
+    """Run ``query`` with the units live carts hold of each product, set as ``held``; with
+    ``with_ratings`` its reviews' average and count, set as ``rating``; with ``with_covers`` its
+    first ready photo, set as ``cover`` (one query for all)."""
     found = []
     columns = [inventory.held_by_carts(), *(reviews.rating_columns() if with_ratings else ())]
-    for product, holding, *rating in db.session.execute(query.add_columns(*columns)):
+    query = query.add_columns(*columns)
+    if with_covers:
+        query = photos.with_cover(query)
+    for product, holding, *rest in db.session.execute(query):
         product.held = holding
         if with_ratings:
-            product.rating = reviews.Rating.of(*rating)
+            product.rating = reviews.Rating.of(*rest[:2])
+            rest = rest[2:]
+        if with_covers:
+            product.cover = photos.cover_from(*rest)
         found.append(product)
     return found
 
@@ -78,12 +88,13 @@ def count(vendor: Vendor) -> int:
 
 def on_sale(vendor: Vendor, search: str | None = None) -> list[Product]:
     """What the store page lists: available products, sold-out ones included, oldest first,
-    with ``held`` set (and so ``free``), ``rating`` (None without visible reviews) and
-    ``category`` loaded (one query for all). ``search``: only those ``matching`` it."""
+    with ``held`` set (and so ``free``), ``rating`` (None without visible reviews), ``cover``
+    (its first ready photo, or None) and ``category`` loaded (one query for all). ``search``:
+    only those ``matching`` it."""
     query = for_vendor(vendor).where(Product.available).options(joinedload(Product.category))
     if search:
         query = query.where(matching(search))
-    return _with_held(query.order_by(Product.id), with_ratings=True)
+    return _with_held(query.order_by(Product.id), with_ratings=True, with_covers=True)
 
 
 # A search is cut to this many characters and words: plenty for a product's name, and a
@@ -120,7 +131,8 @@ def matching(text: str):
 def on_sale_one(vendor: Vendor, product_id: int) -> Product | None:
     """``product_id`` as the store page lists it (``held`` and ``rating`` set), or None if the
     store does not list it."""
-    found = _with_held(for_vendor(vendor).where(Product.available, Product.id == product_id), with_ratings=True)
+    found = _with_held(for_vendor(vendor).where(Product.available, Product.id == product_id), with_ratings=True,
+                       with_covers=True)
     return found[0] if found else None
 
 
@@ -170,7 +182,9 @@ def set_available(product: Product, available: bool | None = None) -> None:
 
 
 def delete(product: Product) -> None:
-    """Remove ``product``; the order lines that sold it keep its name and price."""
+    """Remove ``product`` and its photos (their files by a job after the commit); the order
+    lines that sold it keep its name and price."""
+    photos.forget_product(product)
     db.session.delete(product)
     db.session.commit()
 

@@ -83,6 +83,7 @@ def stack_env(cache: bool) -> dict:
     return dict(
         os.environ,
         STACK_DIR=str(ROOT / ".stack-bench"),
+        MEDIA_ROOT=str(ROOT / ".stack-bench" / "media"),
         STACK_PORT=str(PORT),
         STACK_APP_PORTS=APP_PORTS,
         DATABASE_URL=f"{base}/{DATABASE}",
@@ -110,7 +111,8 @@ def fresh_data(products: int) -> None:
     redis.Redis(db=REDIS_DB).flushdb()
     flask = str(ROOT / ".venv/bin/flask")
     sh([flask, "db", "upgrade"], env=env, quiet=True)
-    sh([flask, "seed-demo", "--vendors", "1", "--products", str(products)], env=env, quiet=True)
+    # Each product with a photo, as a real store has (the targets are for such a store).
+    sh([flask, "seed-demo", "--vendors", "1", "--products", str(products), "--photos"], env=env, quiet=True)
     with bench_db() as conn:
         # Orders and carts must not sell the store out halfway through a run.
         conn.execute(text("UPDATE products SET stock = 1000000, max_per_order = NULL WHERE available"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import uuid
 from decimal import Decimal
 
@@ -25,8 +26,8 @@ TEST_DB = os.environ.get("TEST_DB_NAME", "dukaan_test") + (
 _BASE_NAME = os.environ.get("TEST_DB_NAME", "dukaan_test")
 BROKER_VHOST = _BASE_NAME if _BASE_NAME.endswith("_test") else _BASE_NAME + "_test"
 BROKER_URL = os.environ.get("TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{BROKER_VHOST}")
-TABLES = ("api_order_claims", "outbox", "sent_mail", "reviews", "cart_lines", "carts", "order_lines", "orders",
-          "products", "categories", "vendor_sessions", "vendors", "api_tokens", "customers")
+TABLES = ("api_order_claims", "product_photos", "outbox", "sent_mail", "reviews", "cart_lines", "carts",
+          "order_lines", "orders", "products", "categories", "vendor_sessions", "vendors", "api_tokens", "customers")
 # A port nothing listens on: a Redis that is down.
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"
 
@@ -50,6 +51,8 @@ class TestConfig(Config):
         self.SERVER_NAME = None
         self.SQLALCHEMY_DATABASE_URI = database_url(database)
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        # Photos in the temp folder, one per test database (tests that look at files use their own).
+        self.MEDIA_ROOT = os.path.join(tempfile.gettempdir(), f"dukaan-media-{TEST_DB}")
         # Tests look at the store right after a change; test_freshness.py
         # covers the production window.
         self.STOREFRONT_PAGE_TRUST_SECONDS = 0
@@ -186,6 +189,28 @@ class AuthActions:
 
 
 HX = {"HX-Request": "true"}
+
+
+def upload_photos(auth, product_id, *named, htmx=False, from_row=False):
+    """POST the files ``named`` (filename, bytes) to the product's photos in the field ``photos``,
+    with the CSRF token as htmx sends it or as the form's field. The body is encoded in memory:
+    the test client would spool a large one to a temporary file it never closes."""
+    import io
+
+    from werkzeug.datastructures import FileStorage, MultiDict
+    from werkzeug.test import encode_multipart
+
+    fields = MultiDict([("photos", FileStorage(io.BytesIO(content), name)) for name, content in named])
+    headers = {}
+    if from_row:
+        fields.add("from", "row")
+    if htmx:
+        headers = {"HX-Request": "true", "X-CSRFToken": auth.token}
+    else:
+        fields.add("csrf_token", auth.token)
+    boundary, body = encode_multipart(fields)
+    return auth._client.post(f"/dashboard/products/{product_id}/photos", data=body, headers=headers,
+                             content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def join_all(threads, seconds: float = 60) -> None:

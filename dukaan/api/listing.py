@@ -18,12 +18,13 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urljoin
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload
 
-from .. import accounts, inventory, products
+from .. import accounts, inventory, photos, products
 from ..extensions import db
 from ..models import Product, Vendor
 from ..ops import metrics
@@ -93,16 +94,25 @@ def _load(vendor: Vendor, query: Query) -> Listed:
         .order_by(*SORTS.get(query.sort, (Product.id,)))
         .limit(query.per_page).offset((query.page - 1) * query.per_page)
     ).all()
+    ready = photos.by_product([product.id for product, _ in rows], ready_only=True)
     items = [{
         "id": product.id, "name": product.name, "description": product.description,
         "price": f"{product.price:.2f}", "mrp": None if product.mrp is None else f"{product.mrp:.2f}",
         "stock": free, "available": free > 0, "max_per_order": product.max_per_order,
         "category": None if product.category is None else {"id": product.category.id,
                                                             "name": product.category.name},
+        "photos": [_photo(photo) for photo in ready.get(product.id, [])],
     } for product, free in rows]
     body = json.dumps({"items": items, "page": query.page, "per_page": query.per_page, "total": total},
                       separators=(",", ":"), ensure_ascii=False).encode()
     return Listed(body, hashlib.blake2b(body, digest_size=16).hexdigest(), total)
+
+
+def _photo(photo) -> dict:
+    """A ready photo as apps get it: its size and an absolute URL for each rendition width."""
+    cover = photos.Cover.of(photo)
+    return {"width": cover.width, "height": cover.height,
+            "urls": {str(width): urljoin(request.host_url, url) for width, url in cover.urls.items()}}
 
 
 class _Memo:
@@ -147,7 +157,7 @@ def listing(slug: str, query: Query) -> Listed | None:
     slug = slug.lower()
     trust = current_app.config["API_PRODUCTS_TRUST_SECONDS"]
     memo: _Memo = current_app.extensions[MEMO]
-    key = (slug, query)
+    key = (slug, query, request.host_url)  # photo URLs name the host asked
     version = entries.current_version(slug) if trust and current_app.config["STOREFRONT_CACHE"] else None
     if version is not None and (kept := memo.get(key, version, trust)) is not None:
         metrics.cache_lookup("api_products", "hit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Email, Integer, List, Nested, String
+from apiflask.fields import Boolean, DateTime, Dict, Email, Integer, List, Nested, String
 from apiflask.fields import Decimal as DecimalField
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import ValidationError, validates_schema
@@ -134,6 +134,15 @@ class CategoryOut(Schema):
     name = String(required=True, metadata={"example": "Pickles"})
 
 
+class PhotoOut(Schema):
+    width = Integer(required=True, metadata={"description": "The largest rendition's width in pixels."})
+    height = Integer(required=True, metadata={"description": "The largest rendition's height in pixels."})
+    urls = Dict(keys=String(), values=String(), required=True, metadata={
+        "description": "A WebP file for each width it exists at (\"320\", \"640\", \"1280\"; fewer "
+                       "for a small photo), by width.",
+        "example": {"320": "https://example.com/media/p/3f/3f9a-320.webp"}})
+
+
 class ProductOut(Schema):
     id = Integer(required=True)
     name = String(required=True)
@@ -147,6 +156,8 @@ class ProductOut(Schema):
         "description": "The most one order may take, or null."})
     category = Nested(CategoryOut, required=True, allow_none=True, metadata={
         "description": "The store page's section it is listed in, or null (uncategorised)."})
+    photos = List(Nested(PhotoOut), required=True, metadata={
+        "description": "Its photos ready to show, the cover first (empty: none)."})
 
 
 class ProductPage(Schema):

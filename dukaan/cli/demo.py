@@ -9,9 +9,9 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from .. import accounts, categories, products
+from .. import accounts, categories, photos, products
 from ..extensions import db
-from ..models import Vendor
+from ..models import Product, ProductPhoto, Vendor
 from ..products import Details
 from ..storefront import STOREFRONT_PREFIX
 
@@ -74,8 +74,10 @@ def create_vendor(username: str, store_name: str, password: str) -> None:
               help="Also create this many load-test vendors (load0001, …).")
 @click.option("--products", "count", default=50, show_default=True,
               help="Products for each load-test vendor.")
+@click.option("--photos/--no-photos", "with_photos", default=False, show_default=True,
+              help="Give each load-test product a photo too (the demo store's always have one).")
 @with_appcontext
-def seed_demo(vendors: int, count: int) -> None:
+def seed_demo(vendors: int, count: int, with_photos: bool) -> None:
     """Load the demo store (demo / demo1234); safe to run again."""
     if vendors < 0 or count < 0:
         raise click.BadParameter("counts cannot be negative")
@@ -97,9 +99,10 @@ def seed_demo(vendors: int, count: int) -> None:
         products.add(vendor, details, stock, available)
         added += 1
     db.session.commit()
-    click.echo(f"Demo store: {added} products added, {len(have) + added} in all.")
+    click.echo(f"Demo store: {added} products added, {len(have) + added} in all; "
+               f"{photograph(vendor)} photos added.")
     if vendors:
-        _seed_load(vendors, count)
+        _seed_load(vendors, count, with_photos)
 
 
 def _demo_categories(vendor: Vendor) -> dict[str, int]:
@@ -111,7 +114,22 @@ def _demo_categories(vendor: Vendor) -> dict[str, int]:
     return have
 
 
-def _seed_load(vendors: int, count: int) -> None:
+def photograph(vendor: Vendor) -> int:
+    """Give each of the vendor's products without a photo a small drawn one, processed here
+    and now; how many."""
+    from ..sample_photos import product_picture
+
+    bare = db.session.scalars(
+        products.for_vendor(vendor)
+        .where(~select(ProductPhoto.id).where(ProductPhoto.product_id == Product.id).exists())
+        .order_by(Product.id)
+    ).all()
+    for product in bare:
+        photos.add_processed(product, photos.Upload(f"product-{product.id}.jpg", product_picture(product.name)))
+    return len(bare)
+
+
+def _seed_load(vendors: int, count: int, with_photos: bool) -> None:
     """Bulk-load vendors load0001… with ``count`` products each (skips existing ones)."""
     rng = random.Random(42)
     # One hash for all: these accounts exist to be loaded, and hashing each at
@@ -133,6 +151,8 @@ def _seed_load(vendors: int, count: int) -> None:
                                   Decimal(rng.randrange(1000, 200000)) / 100, None, "Load-test product.")
                 products.add(vendor, details, rng.randrange(0, 200), rng.random() > 0.1)
             db.session.commit()
+            if with_photos:
+                photograph(vendor)
             created += 1
     total = db.session.scalar(select(func.count(Vendor.id)).where(Vendor.username.like("load%")))
     click.echo(f"Load-test vendors: {created} created, {total} in all, "

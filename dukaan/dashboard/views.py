@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from .. import categories, inventory, payments, reviews, store_settings
 from .. import orders as order_rules
+from .. import photos as photo_rules
 from .. import products as product_rules
 from ..auth.guard import to_login
 from ..extensions import db
@@ -179,7 +180,7 @@ def product(product_id: int):
     product = found(product_rules.get(vendor(), product_id))
     if is_htmx():
         return render("dashboard/_product_row.html", product=product)
-    return render("dashboard/edit_product.html", form=_edit_form(product), product=product)
+    return edit_page(product, _edit_form(product))
 
 
 @bp.get("/products/<int:product_id>/edit")
@@ -189,7 +190,7 @@ def edit_product(product_id: int):
     form = _edit_form(product)
     if is_htmx():
         return render("dashboard/_product_row.html", product=product, edit_form=form)
-    return render("dashboard/edit_product.html", form=form, product=product)
+    return edit_page(product, form)
 
 
 @bp.post("/products/<int:product_id>")
@@ -201,7 +202,7 @@ def update_product(product_id: int):
             return render(
                 "dashboard/_product_row.html", status=422, product=product, edit_form=form
             )
-        return render("dashboard/edit_product.html", status=422, form=form, product=product)
+        return edit_page(product, form, 422)
     try:
         product_rules.update(product, form.details(), form.stock.data, form.seen_stock)
     except inventory.StockMoved as moved:
@@ -211,12 +212,12 @@ def update_product(product_id: int):
             return render(
                 "dashboard/_product_row.html", status=409, product=product, edit_form=form
             )
-        return render("dashboard/edit_product.html", status=409, form=form, product=product)
+        return edit_page(product, form, 409)
     except product_rules.UnknownCategory as problem:  # deleted since the form was shown
         form.category_id.errors.append(str(problem))
         if is_htmx():
             return render("dashboard/_product_row.html", status=422, product=product, edit_form=form)
-        return render("dashboard/edit_product.html", status=422, form=form, product=product)
+        return edit_page(product, form, 422)
     if is_htmx():
         return render("dashboard/_product_row.html", product=product, saved=True)
     flash(f"Saved {product.name}.", "success")
@@ -225,6 +226,13 @@ def update_product(product_id: int):
 
 def _edit_form(product: Product) -> ProductForm:
     return _product_form(ProductForm, obj=product, stock_seen=str(product.stock))
+
+
+def edit_page(product: Product, form: ProductForm, status: int = 200, photo_errors: list[str] | None = None):
+    """The product's edit page: its form and its photos (``dashboard/_photos.html``)."""
+    return render("dashboard/edit_product.html", status=status, form=form, product=product,
+                  photos=photo_rules.of_product(product), photo_errors=photo_errors or [],
+                  max_photos=photo_rules.MAX_PHOTOS)
 
 
 @bp.post("/products/<int:product_id>/availability")

@@ -89,7 +89,7 @@ def backend(app: Flask):
 
 
 def init_app(app: Flask) -> None:
-    from . import carts, mail, outbox, storefront  # noqa: F401  (registers their jobs)
+    from . import carts, mail, outbox, photos, storefront  # noqa: F401  (registers their jobs)
     from .celery import celery_init_app
     from .inprocess import InProcessJobs
 

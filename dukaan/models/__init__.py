@@ -2,7 +2,7 @@
 orders, reviews, customers (with their tokens and order claims), jobs, mail."""
 
 from .carts import Cart, CartLine
-from .catalogue import Category, Product
+from .catalogue import Category, PhotoState, Product, ProductPhoto
 from .common import Money, VendorOwned, aware, commit_keeping_loaded, utcnow
 from .customers import ApiToken, Customer, OrderClaim
 from .jobs import OutboxEntry
@@ -13,6 +13,7 @@ from .vendors import Vendor, VendorSession
 
 __all__ = [
     "ApiToken", "Cart", "CartLine", "Category", "Customer", "Money", "Order", "OrderClaim", "OrderLine", "OrderStatus",
-    "OutboxEntry", "PaymentState", "Product", "Review", "SentMail", "Vendor", "VendorOwned", "VendorSession",
+    "OutboxEntry", "PaymentState", "PhotoState", "Product", "ProductPhoto", "Review", "SentMail", "Vendor",
+    "VendorOwned", "VendorSession",
     "aware", "commit_keeping_loaded", "utcnow",
 ]

@@ -29,7 +29,7 @@ from flask import Flask
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from ..models import Category, Product, Review, Vendor
+from ..models import Category, PhotoState, Product, ProductPhoto, Review, Vendor
 
 STALE = "dukaan.stale_storefronts"
 STALE_LATER = "dukaan.storefronts_stale_later"
@@ -81,6 +81,9 @@ SHOWN: dict[type, Shown] = {
             "rating": as_is,
             # Its section on the page (the category's own name and place are the Category entry's).
             "category_id": as_is,
+            # Its first ready photo (photos.Cover), read with the products (photos.annotate);
+            # a photo made ready, moved or deleted is reported by the ProductPhoto entry below.
+            "cover": as_is,
         },
         derived={"in_stock": ("stock",), "discounted": ("price", "mrp"), "category": ("category_id",)},
         vendor_id=lambda product: product.vendor_id,
@@ -93,6 +96,14 @@ SHOWN: dict[type, Shown] = {
         derived={},
         vendor_id=lambda category: category.vendor_id,
         visible=lambda category: True,
+    ),
+    # Each product's ready photos: the first is its cover.
+    ProductPhoto: Shown(
+        attributes={"product_id": as_is, "state": as_is, "position": as_is, "key": as_is, "widths": as_is,
+                    "width": as_is, "height": as_is},
+        derived={},
+        vendor_id=lambda photo: photo.vendor_id,
+        visible=lambda photo: photo.state == PhotoState.READY,
     ),
     # Each product's average rating and count of visible reviews (reviews.ratings).
     Review: Shown(

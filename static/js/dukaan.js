@@ -205,4 +205,41 @@
       flushCart().then(function () { form.submit(); });
     }
   });
+
+  // Product photos: a form sends itself as soon as files are chosen, and on a computer
+  // files dropped on it are chosen for it (the file input stays the one source of files,
+  // so the request is the same multipart form the Upload button sends without JavaScript).
+  function sendPhotos(form) {
+    if (form.requestSubmit) form.requestSubmit(); else htmx.trigger(form, "submit");
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.matches && input.matches("input[type=file][data-autosend]") && input.files.length) {
+      sendPhotos(input.form);
+    }
+  });
+  function dropZone(event) {
+    return event.target.closest ? event.target.closest(".drop-zone") : null;
+  }
+  ["dragenter", "dragover"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var zone = dropZone(event);
+      if (!zone || !event.dataTransfer || Array.prototype.indexOf.call(event.dataTransfer.types, "Files") < 0) return;
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  });
+  document.addEventListener("dragleave", function (event) {
+    var zone = dropZone(event);
+    if (zone && !zone.contains(event.relatedTarget)) zone.classList.remove("dragging");
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = dropZone(event);
+    if (!zone || !event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    var input = zone.querySelector("input[type=file]");
+    input.files = event.dataTransfer.files;
+    sendPhotos(zone);
+  });
 })();

@@ -996,3 +996,94 @@ def test_categories_sections_chips_and_search(open_session, live_server, size):
     expect(plain.page).to_have_url(re.compile(r"\?q=laddoo$"))
     expect(plain.page.locator(".item h3")).to_have_text(["Besan laddoo", "Gift hamper"])
     plain.shot("47-store-search-without-javascript")
+# --- photos ------------------------------------------------------------------------------
+
+PHONE_FIRST_VIEW_BUDGET = 300 * 1024
+
+
+@pytest.fixture
+def photo_store(live_server, tmp_path):
+    """The live app's photos in a folder of this test's own; its previous storage after."""
+    from dukaan import media
+
+    app = live_server.app
+    before = app.extensions[media.EXTENSION]
+    app.extensions[media.EXTENSION] = media.LocalStorage(str(tmp_path))
+    yield tmp_path
+    app.extensions[media.EXTENSION] = before
+
+
+def test_photos_added_at_phone_size_reordered_and_shown_on_the_store_page(open_session, live_server, photo_store):
+    from dukaan import photos
+    from dukaan.models import Product, ProductPhoto, Vendor
+    from dukaan.sample_photos import phone_jpeg
+    from helpers import FIGURES, make_product, make_vendor
+
+    app = live_server.app
+    vendor_id = make_vendor(app, "photo-shop", "Photo Shop", "secret-pass")
+    product_id = make_product(app, vendor_id, "Mango pickle", stock=10)
+    # Five more products with a photo each: a store as customers see it, for the first view's bytes.
+    with app.app_context():
+        for i in range(5):
+            other = db.session.get(Product, make_product(app, vendor_id, f"Pickle {i}", stock=5))
+            photos.add_processed(other, photos.Upload(f"p{i}.jpg", phone_jpeg(1600, 1200, seed=i + 3,
+                                                                              orientation=None)))
+
+    vendor = open_session("phone")
+    page = vendor.page
+    vendor.go("/login")
+    page.get_by_label("Username").fill("photo-shop")
+    page.get_by_label("Password").fill("secret-pass")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/products$"))
+    vendor.go(f"/dashboard/products/{product_id}/edit")
+    # Three phone photos at once, the first stored sideways: chosen files are sent at once.
+    page.locator(f"#photos-{product_id}-input").set_input_files([
+        {"name": f"IMG_{n}.jpg", "mimeType": "image/jpeg",
+         "buffer": phone_jpeg(1600, 1200, seed=n, orientation=6 if n == 1 else None)}
+        for n in (1, 2, 3)
+    ])
+    box = page.locator(f"#photos-{product_id}")
+    expect(box.locator("li.photo img")).to_have_count(3, timeout=20_000)  # processed, polled in
+    vendor.shot("photos-uploaded")
+    # The third becomes the cover: moved earlier twice.
+    for place in (3, 2):
+        with page.expect_response(lambda response: "/move" in response.url) as moved:
+            box.get_by_role("button", name=f"Move photo {place} of Mango pickle earlier").click()
+        assert moved.value.status == 200
+    page.wait_for_load_state("networkidle")
+    with app.app_context():
+        order = [p.filename for p in db.session.scalars(
+            db.select(ProductPhoto).where(ProductPhoto.product_id == product_id).order_by(ProductPhoto.position))]
+        cover_key = db.session.scalars(db.select(ProductPhoto).where(ProductPhoto.product_id == product_id,
+                                                                      ProductPhoto.position == 0)).one().key
+        assert db.session.get(Vendor, vendor_id)
+    assert order == ["IMG_3.jpg", "IMG_1.jpg", "IMG_2.jpg"]
+    vendor.shot("photos-reordered")
+    vendor.go("/dashboard/products")
+    expect(product_row(page, "Mango pickle").locator("img.thumb")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]  # no sideways scroll
+    vendor.shot("products-with-photos")
+
+    # A customer's first view on a phone: every response the page loads, and its bytes.
+    customer = open_session("phone")
+    transferred: list[tuple[str, int]] = []
+
+    def count(request):
+        sizes = request.sizes()
+        transferred.append((request.url, sizes["responseBodySize"] + sizes["responseHeadersSize"]))
+
+    customer.page.on("requestfinished", count)
+    customer.go("/order/photo-shop")
+    customer.page.wait_for_load_state("networkidle")
+    cover = customer.page.get_by_role("img", name="Mango pickle", exact=True)
+    expect(cover).to_be_visible()
+    assert cover_key in cover.get_attribute("src")
+    assert customer.page.evaluate("(img) => img.complete && img.naturalWidth > 0", cover.element_handle())
+    total = sum(size for _, size in transferred)
+    images = [(url, size) for url, size in transferred if "/media/" in url]
+    FIGURES.append(f"phone first view of a 6-product store with photos (390x844): {total / 1024:.1f} KB in "
+                   f"{len(transferred)} responses, {len(images)} images ({sum(s for _, s in images) / 1024:.1f} KB)")
+    print(FIGURES[-1])
+    assert total <= PHONE_FIRST_VIEW_BUDGET, transferred
+    customer.shot("store-with-photos")

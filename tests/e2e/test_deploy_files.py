@@ -115,7 +115,7 @@ def test_compose_and_native_stack_share_nginx_and_gunicorn_config():
     assert "gunicorn.conf.py" in stack and "gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
     template = (ROOT / "nginx/dukaan.conf.template").read_text()
     for variable in ("DUKAAN_LISTEN", "DUKAAN_UPSTREAM_SERVERS", "DUKAAN_STATIC_ROOT", "DUKAAN_CACHE_PATH",
-                     "DUKAAN_CACHE_REFRESH_KEY", "DUKAAN_ACCESS_LOG"):
+                     "DUKAAN_CACHE_REFRESH_KEY", "DUKAAN_ACCESS_LOG", "DUKAAN_MEDIA_ROOT"):
         assert "${" + variable + "}" in template
         assert variable in compose_file and variable in stack
     sample = (ROOT / ".env.example").read_text()
@@ -132,7 +132,8 @@ def test_nginx_refuses_an_empty_cache_key(tmp_path, key, accepted):
         (tmp_path / folder).mkdir()
     variables = {"DUKAAN_LISTEN": "127.0.0.1:1", "DUKAAN_UPSTREAM_SERVERS": "server 127.0.0.1:2;",
                  "DUKAAN_STATIC_ROOT": str(ROOT), "DUKAAN_CACHE_PATH": str(tmp_path / "cache"),
-                 "DUKAAN_CACHE_REFRESH_KEY": key, "DUKAAN_ACCESS_LOG": str(tmp_path / "logs/access.log")}
+                 "DUKAAN_CACHE_REFRESH_KEY": key, "DUKAAN_ACCESS_LOG": str(tmp_path / "logs/access.log"),
+                 "DUKAAN_MEDIA_ROOT": str(tmp_path / "media")}
     config = (ROOT / "nginx/dukaan.conf.template").read_text()
     for name, value in variables.items():
         config = config.replace("${" + name + "}", value)
@@ -165,6 +166,20 @@ def test_gzip_static_copies_static_with_a_gzipped_twin_of_each_text_file(tmp_pat
         else:
             assert not twin.exists()
     assert sorted(p.name for p in tmp_path.joinpath("www").iterdir()) == ["static"]
+
+
+def test_photos_are_served_by_nginx_from_a_volume_the_app_and_workers_share():
+    """In production gunicorn never serves a photo: nginx answers /media/p/ from the media
+    volume, for a year; the uploads waiting for the job are not served at all."""
+    compose_file = (ROOT / "docker-compose.yml").read_text()
+    assert compose_file.count("- media:/app/media") == 2  # web and worker
+    assert "- media:/srv/media:ro" in compose_file and "MEDIA_ROOT: /app/media" in compose_file
+    template = (ROOT / "nginx/dukaan.conf.template").read_text()
+    media = template[template.index("location ^~ /media/p/"):]
+    assert "alias ${DUKAAN_MEDIA_ROOT}/p/;" in media
+    assert 'Cache-Control "public, max-age=31536000, immutable"' in media[:media.index("\n    }")]
+    assert "location ^~ /media/ {\n        return 404;" in template
+    assert 'export MEDIA_ROOT=${MEDIA_ROOT:-$STACK_DIR/media}' in (ROOT / "scripts/stack").read_text()
 
 
 def test_compose_nginx_runs_gzip_static_at_start():

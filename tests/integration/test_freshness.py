@@ -193,6 +193,36 @@ def test_the_process_that_commits_a_change_shows_it_at_once(app, client, auth, s
     assert "Garlic chutney" not in client.get("/order/ravi").get_data(as_text=True)
 
 
+@pytest.mark.postgres
+def test_a_photo_made_ready_by_its_job_shows_within_a_second(app, auth, shop, monkeypatch, tmp_path):
+    """The photo job commits on a job thread, not in a request: the store page, trusted for
+    production's window, shows the cover within a second of that commit."""
+    from dukaan import media, photos
+    from dukaan.sample_photos import phone_jpeg
+    from helpers import upload_photos
+
+    app.extensions[media.EXTENSION] = media.LocalStorage(str(tmp_path))
+    app.config["STOREFRONT_PAGE_TRUST_SECONDS"] = 0.25  # the most production allows
+    ready_at = []
+    real = photos.process
+
+    def timed(photo_id):
+        real(photo_id)
+        ready_at.append(time.monotonic())
+
+    monkeypatch.setattr(photos, "process", timed)
+    customer = app.test_client()
+    assert 'alt="Mango pickle"' not in customer.get("/order/ravi").get_data(as_text=True)
+    auth.login()
+    assert upload_photos(auth, shop["pickle"], ("a.jpg", phone_jpeg(800, 600, orientation=None))).status_code == 303
+    deadline = time.monotonic() + 30
+    while 'alt="Mango pickle"' not in customer.get("/order/ravi").get_data(as_text=True):
+        assert time.monotonic() < deadline, "the photo never showed"
+        time.sleep(0.02)
+    seen = time.monotonic()
+    assert ready_at and seen - ready_at[0] <= 1.0
+
+
 def test_the_trust_window_is_capped_below_the_second_shared_cache_refresh(monkeypatch):
     from config import DevelopmentConfig
 

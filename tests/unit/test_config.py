@@ -115,6 +115,8 @@ def test_production_with_its_settings(monkeypatch):
     assert settings.PASSWORD_HASH_METHOD == "scrypt:131072:8:1"
     assert settings.SESSION_REFRESH_EACH_REQUEST is False
     assert not hasattr(settings, "WARNINGS") or not settings.WARNINGS
+    # nginx serves the photos: the app never does in production.
+    assert settings.MEDIA_SERVE is False and settings.MEDIA_URL == "/media/"
 
 
 def test_production_secure_cookie_can_be_turned_off_for_plain_http(monkeypatch):

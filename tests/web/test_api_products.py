@@ -62,7 +62,7 @@ def test_the_list_shows_what_the_store_has_on_sale(client, shop):
     assert body["items"][0] == {
         "id": shop["pickle"], "name": "Mango pickle", "description": "Raw mango in mustard oil",
         "price": "120.00", "mrp": "150.00", "stock": 10, "available": True, "max_per_order": None,
-        "category": None,
+        "category": None, "photos": [],
     }
     # Oldest first, as the store page; sold out included, hidden and other stores' not.
     assert names(response) == ["Mango pickle", "Urad papad", "Coconut chutney 50%_off"]

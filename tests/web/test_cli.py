@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from dukaan import accounts, storefront_cache
@@ -113,7 +114,8 @@ def test_seed_demo_loads_a_store_to_log_into(app, runner, client):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert "Created vendor demo (password demo1234)." in result.output
-    assert f"Demo store: {len(DEMO_PRODUCTS)} products added, {len(DEMO_PRODUCTS)} in all." in result.output
+    assert (f"Demo store: {len(DEMO_PRODUCTS)} products added, {len(DEMO_PRODUCTS)} in all; "
+            f"{len(DEMO_PRODUCTS)} photos added.") in result.output
     products = products_of(app, "demo")
     assert 15 <= len(products) <= 25
     hidden = [p.name for p in products if not p.available]
@@ -123,6 +125,7 @@ def test_seed_demo_loads_a_store_to_log_into(app, runner, client):
     html = client.get("/order/demo").get_data(as_text=True)
     for product in products:
         assert (product.name in html) == product.available, product.name
+        assert (f'alt="{escape(product.name)}"' in html) == product.available, product.name
     assert html.count("Sold out") == len(sold_out)
     # In sections, with a chip bar: the demo's categories, then the rest under "More".
     headings = re.findall(r'class="shelf-title">([^<]*)</h2>', html)
@@ -136,7 +139,7 @@ def test_seed_demo_twice_adds_nothing(app, runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert "Vendor demo already exists." in result.output
-    assert f"Demo store: 0 products added, {len(before)} in all." in result.output
+    assert f"Demo store: 0 products added, {len(before)} in all; 0 photos added." in result.output
     assert [(p.name, p.price, p.stock) for p in products_of(app, "demo")] == before
     assert list(vendors(app)) == ["demo"]
 
