@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
-from .. import accounts, carts, inventory, orders, pricing, products, reviews, storefront_cache
+from .. import accounts, carts, inventory, orders, photos, pricing, products, reviews, storefront_cache
 from ..extensions import csrf
 from ..forms import whole_number
 from ..htmx import is_htmx
@@ -77,9 +77,10 @@ def _render_product(slug: str, product_id: int) -> str | None:
     found = products.on_sale_one(vendor, product_id) if vendor is not None else None
     if found is None:
         return None
+    gallery = [photos.Cover.of(photo) for photo in photos.by_product([found.id], ready_only=True).get(found.id, [])]
     return render_template(
         "storefront/product.html", slug=vendor.slug, store_name=vendor.store_name, product=found,
-        reviews=reviews.shown_with(found), terms=pricing.Terms.of(vendor), quantities={},
+        gallery=gallery, reviews=reviews.shown_with(found), terms=pricing.Terms.of(vendor), quantities={},
     )
 
 

@@ -1087,3 +1087,18 @@ def test_photos_added_at_phone_size_reordered_and_shown_on_the_store_page(open_s
     print(FIGURES[-1])
     assert total <= PHONE_FIRST_VIEW_BUDGET, transferred
     customer.shot("store-with-photos")
+
+    # The product's own page: all three photos in the vendor's order, swiped through.
+    customer.page.get_by_role("link", name="Mango pickle", exact=True).click()
+    gallery = customer.page.get_by_role("region", name="Photos of Mango pickle")
+    expect(gallery.get_by_role("img")).to_have_count(3)
+    first = gallery.get_by_role("img", name="Mango pickle, photo 1 of 3")
+    assert cover_key in first.get_attribute("src")
+    expect(first).to_be_in_viewport()
+    customer.shot("product-page-photos")
+    gallery.evaluate("(box) => box.scrollBy({left: box.clientWidth * 2})")  # a swipe, twice
+    third = gallery.get_by_role("img", name="Mango pickle, photo 3 of 3")
+    expect(third).to_be_in_viewport()
+    expect(first).not_to_be_in_viewport()
+    assert customer.page.evaluate("(img) => img.complete && img.naturalWidth > 0", third.element_handle())
+    customer.shot("product-page-photo-3")

@@ -4,6 +4,7 @@ cached and kept fresh exactly as the store page is."""
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 
 import pytest
@@ -224,3 +225,38 @@ def test_a_change_refreshes_the_product_pages_nginx_may_hold(app, nginx_stand_in
     encodings = {encoding for path, encoding in nginx_stand_in.seen if path.endswith(f"/p/{shop['chai']}")}
     assert encodings == {"gzip", "identity"}
     jobs.backend(fronted).shutdown()
+
+
+# --- photos ------------------------------------------------------------------------------
+
+
+def _picture(colour: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_the_page_shows_every_ready_photo_cover_first(app, client, shop):
+    """The gallery: each ready photo with its srcset, size and an alt that counts them; a
+    photo added later shows at once (it outdates the page like any change)."""
+    from dukaan import photos
+    from dukaan.models import Product
+
+    assert 'class="gallery"' not in html_of(client, shop["pickle"])
+    with app.app_context():
+        product = db.session.get(Product, shop["pickle"])
+        for colour in ("orange", "green"):
+            photos.add_processed(product, photos.Upload(f"{colour}.jpg", _picture(colour)))
+    html = html_of(client, shop["pickle"])
+    images = re.findall(r'<img src="([^"]+)" srcset="([^"]+)"[^>]*?width="(\d+)" height="(\d+)"\s*alt="([^"]+)"', html)
+    assert [alt for *_, alt in images] == ["Mango pickle, photo 1 of 2", "Mango pickle, photo 2 of 2"]
+    assert all("320w" in srcset and "640w" in srcset for _, srcset, *_ in images)
+    assert all((width, height) == ("800", "600") for _, _, width, height, _ in images)
+    assert "2 photos: swipe to see them all." in html
+    assert html.count('loading="lazy"') == 1  # the first is in view at once
+    # Another product's page has none of them.
+    assert 'class="gallery"' not in html_of(client, shop["chai"])
