@@ -117,14 +117,15 @@ def register_static_versions(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from . import accounts, jobs, media, orders, replica, storefront_cache
+    from . import accounts, jobs, media, replica, storefront_cache
     from .extensions import cache, csrf, db, limiter, login, migrate
+    from .models.common import SIDE, side_bind
     from .sessions import SessionInterface
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if (numbers := orders.numbers_bind(app.config["SQLALCHEMY_DATABASE_URI"])) is not None:
-        app.config["SQLALCHEMY_BINDS"] = {**(app.config.get("SQLALCHEMY_BINDS") or {}), orders.NUMBERS: numbers}
+    if (side := side_bind(app.config["SQLALCHEMY_DATABASE_URI"])) is not None:
+        app.config["SQLALCHEMY_BINDS"] = {**(app.config.get("SQLALCHEMY_BINDS") or {}), SIDE: side}
     db.init_app(app)
     replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)

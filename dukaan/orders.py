@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from . import inventory, jobs, pricing, products, replica
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, PaymentState, Product, Vendor, commit_keeping_loaded, utcnow
+from .models.common import SIDE
 from .ops import metrics
 
 # The shape of the refs ``place`` hands out (secrets.token_urlsafe): anything else names no order.
@@ -320,8 +321,8 @@ TERMS = tuple(pricing.Terms.__dataclass_fields__)
 def _next_number(vendor: Vendor) -> tuple[int, pricing.Terms]:
     """The store's next order number, and its terms read at the same moment.
 
-    On PostgreSQL the number is taken on a connection of its own (the bind
-    ``numbers``: autocommit, its commits not waiting for the disk): the store's
+    On PostgreSQL the number is taken on a connection of its own (the ``side``
+    bind: autocommit, its commits not waiting for the disk): the store's
     row is locked for that one statement, not for the whole of the order's
     commit, so one store's orders no longer queue behind each other's fsync (a
     commit that waits for the disk takes 2 ms here). The order's own commit does
@@ -338,29 +339,12 @@ def _next_number(vendor: Vendor) -> tuple[int, pricing.Terms]:
         .values(last_order_number=vendors_table.c.last_order_number + 1)
         .returning(vendors_table.c.last_order_number, *(vendors_table.c[name] for name in TERMS))
     )
-    if NUMBERS not in db.engines:
+    if SIDE not in db.engines:
         row = db.session.execute(statement).one()
     else:
-        with db.engines[NUMBERS].connect() as numbering:
+        with db.engines[SIDE].connect() as numbering:
             row = numbering.execute(statement).one()
     return row[0], pricing.Terms(**{name: row[i + 1] for i, name in enumerate(TERMS)})
-
-
-# The bind on which PostgreSQL gives out order numbers (made by register_extensions).
-NUMBERS = "numbers"
-
-
-def numbers_bind(url: str) -> dict | None:
-    """The engine options of the ``numbers`` bind for the database at ``url``; None for SQLite.
-
-    A pool apart from the sessions' own, so a thread that holds a session's
-    connection never waits for another from the same pool."""
-    if not url.startswith("postgresql"):
-        return None
-    return {
-        "url": url, "isolation_level": "AUTOCOMMIT", "pool_pre_ping": True, "pool_size": 2, "max_overflow": 8,
-        "connect_args": {"options": "-c synchronous_commit=off -c lock_timeout=5s"},
-    }
 
 
 def _check_terms(vendor: Vendor, terms: pricing.Terms, payment: str | None, subtotal: Decimal) -> pricing.Price:

@@ -117,15 +117,16 @@ def of_product(product: Product) -> list[ProductPhoto]:
     ))
 
 
-def by_product(product_ids: list[int], ready_only: bool = False) -> dict[int, list[ProductPhoto]]:
-    """The photos (``ready_only``: the ready ones) of each of ``product_ids``, in order: one query."""
+def by_product(product_ids: list[int], ready_only: bool = False, session=None) -> dict[int, list[ProductPhoto]]:
+    """The photos (``ready_only``: the ready ones) of each of ``product_ids``, in order: one query
+    (on ``session``: the replica's for a list that may be a moment old)."""
     if not product_ids:
         return {}
     query = select(ProductPhoto).where(ProductPhoto.product_id.in_(product_ids))
     if ready_only:
         query = query.where(ProductPhoto.state == PhotoState.READY)
     found: dict[int, list[ProductPhoto]] = {}
-    for photo in db.session.scalars(query.order_by(ProductPhoto.product_id, ProductPhoto.position,
+    for photo in (session or db.session).scalars(query.order_by(ProductPhoto.product_id, ProductPhoto.position,
                                                    ProductPhoto.id)):
         found.setdefault(photo.product_id, []).append(photo)
     return found

@@ -28,6 +28,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .models.common import SIDE
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,14 @@ def configured(app: Flask | None = None) -> bool:
     return BIND in ((app or current_app).config.get("SQLALCHEMY_BINDS") or {})
 
 
-def session() -> Session:
-    """The session for a read that may be a moment old (see the module's docstring)."""
+def session(at_least: int | None = None) -> Session:
+    """The session for a read that may be a moment old (see the module's docstring); with
+    ``at_least``, a WAL position the read must see (the change that outdated what it fills),
+    the replica's only once it has replayed that far."""
     if not configured():
         return db.session
     standing = current_app.extensions[EXTENSION].now()
-    if not standing.usable:
+    if not standing.usable or (at_least is not None and at_least > standing.replayed):
         return db.session
     own = lsn(request.cookies.get(COOKIE)) if has_request_context() else None
     if own is not None and own > standing.replayed:
@@ -116,6 +119,20 @@ def session() -> Session:
     if "_replica_session" not in g:
         g._replica_session = Session(bind=db.engines[BIND])
     return g._replica_session
+
+
+def position_now() -> str | None:
+    """The primary's WAL position now, at or past every change committed so far (a fill that
+    must see them waits for the replica to replay this far); None without a replica, or when
+    the primary does not answer."""
+    if not configured():
+        return None
+    try:
+        with db.engines[SIDE].connect() as primary:
+            return str(primary.scalar(WRITTEN))
+    except Exception:  # the caller goes on without it: fills then read the primary
+        log.warning("replica: the primary's WAL position could not be read", exc_info=True)
+        return None
 
 
 def _committed(_session) -> None:

@@ -27,6 +27,7 @@ from helpers import (
     BROKER_URL,
     FIGURES,
     IN_CI,
+    MADE_APPS,
     PG_URL,
     REDIS_URL,
     TABLES,
@@ -194,6 +195,17 @@ def _empty(engine) -> None:
         else:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(autouse=True)
+def _close_idle_connections():
+    """After each test, the idle connections of every app it made (each app has its pools)."""
+    yield
+    while MADE_APPS:
+        made = MADE_APPS.pop()
+        with made.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 @pytest.fixture

@@ -72,8 +72,15 @@ class TestConfig(Config):
             setattr(self, key, value)
 
 
+# Every app a test made: after each test their idle database connections are closed (conftest),
+# so a suite of a thousand apps never holds more than PostgreSQL allows.
+MADE_APPS: list = []
+
+
 def make_app(database: str, redis_url: str | None, **overrides):
-    return create_app(TestConfig(database, redis_url, **overrides))
+    app = create_app(TestConfig(database, redis_url, **overrides))
+    MADE_APPS.append(app)
+    return app
 
 
 # --- data helpers -------------------------------------------------------------

@@ -24,8 +24,7 @@ from flask import current_app, request
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload
 
-from .. import accounts, inventory, photos, products
-from ..extensions import db
+from .. import accounts, inventory, photos, products, replica
 from ..models import Product, Vendor
 from ..ops import metrics
 from ..storefront_cache import entries
@@ -86,15 +85,15 @@ def _filtered(vendor: Vendor, query: Query) -> Select:
     return found
 
 
-def _load(vendor: Vendor, query: Query) -> Listed:
+def _load(vendor: Vendor, query: Query, session) -> Listed:
     found = _filtered(vendor, query)
-    total = db.session.scalar(select(func.count()).select_from(found.subquery())) or 0
-    rows = db.session.execute(
+    total = session.scalar(select(func.count()).select_from(found.subquery())) or 0
+    rows = session.execute(
         found.add_columns(free_units()).options(joinedload(Product.category))
         .order_by(*SORTS.get(query.sort, (Product.id,)))
         .limit(query.per_page).offset((query.page - 1) * query.per_page)
     ).all()
-    ready = photos.by_product([product.id for product, _ in rows], ready_only=True)
+    ready = photos.by_product([product.id for product, _ in rows], ready_only=True, session=session)
     items = [{
         "id": product.id, "name": product.name, "description": product.description,
         "price": f"{product.price:.2f}", "mrp": None if product.mrp is None else f"{product.mrp:.2f}",
@@ -167,7 +166,9 @@ def listing(slug: str, query: Query) -> Listed | None:
     vendor = store(slug)
     if vendor is None:
         return None
-    listed = _load(vendor, query)
+    # A read that may be a moment old: the replica's once it has replayed the change that
+    # made this version (and the caller's own last write).
+    listed = _load(vendor, query, replica.session(at_least=entries.replayed_by(version)))
     if version is not None:
         # Kept under the version read before the database: a change committed meanwhile
         # has moved the version on, and this page is not sent again.

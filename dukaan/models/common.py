@@ -41,3 +41,20 @@ class VendorOwned:
         """The vendor's rows of this kind and nobody else's: the one place a query is scoped
         to a vendor. Takes a vendor, not the logged-in user, so the web and an API share it."""
         return select(cls).where(cls.vendor_id == vendor.id)
+
+
+# A pool apart from the sessions' (PostgreSQL only): one-statement work beside a session's
+# transaction, each statement its own transaction, none waiting for the disk (order numbers,
+# the primary's WAL position). A thread that holds a session's connection never waits for a
+# second one from the same pool.
+SIDE = "side"
+
+
+def side_bind(url: str) -> dict | None:
+    """The engine options of the ``side`` bind for the database at ``url``; None for SQLite."""
+    if not url.startswith("postgresql"):
+        return None
+    return {
+        "url": url, "isolation_level": "AUTOCOMMIT", "pool_pre_ping": True, "pool_size": 1, "max_overflow": 8,
+        "connect_args": {"options": "-c synchronous_commit=off -c lock_timeout=5s"},
+    }

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from flask import current_app
 from markupsafe import Markup
 
+from .. import replica
 from ..extensions import cache
 from ..ops import metrics
 from ..pricing import Terms
@@ -119,12 +120,23 @@ def current_version(slug: str) -> str | None:
 
 
 def new_version(slug: str, quiet: bool = False) -> bool:
-    """Outdate every entry of ``slug``; False if the cache could not be told."""
+    """Outdate every entry of ``slug``; False if the cache could not be told.
+
+    With a replica, the version carries the primary's WAL position after the change
+    (``<token>@<position>``): a fill under it reads the replica only once the replica has
+    replayed that far (``replayed_by``), so nothing is cached from before the change."""
+    position = replica.position_now()
+    version = secrets.token_hex(8) + (f"@{position}" if position else "")
     # No timeout: the version must outlive every entry stored under it.
-    if not call("set", version_key(slug), secrets.token_hex(8), timeout=0, quiet=quiet):
+    if not call("set", version_key(slug), version, timeout=0, quiet=quiet):
         return False
     call("delete", entry_key(slug), quiet=quiet)
     return True
+
+
+def replayed_by(version: str | None) -> int | None:
+    """The WAL position a fill under ``version`` must see (None: any)."""
+    return replica.lsn(version.rpartition("@")[2]) if version and "@" in version else None
 
 
 def storefront(slug: str, load: Loader) -> Storefront | None:

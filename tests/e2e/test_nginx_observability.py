@@ -70,7 +70,8 @@ def nginx(tmp_path_factory):
     variables = {"DUKAAN_LISTEN": f"127.0.0.1:{port}",
                  "DUKAAN_UPSTREAM_SERVERS": f"server 127.0.0.1:{app.server_address[1]};",
                  "DUKAAN_STATIC_ROOT": str(prefix / "www"), "DUKAAN_CACHE_PATH": str(prefix / "cache"),
-                 "DUKAAN_CACHE_REFRESH_KEY": "a-long-random-key", "DUKAAN_ACCESS_LOG": str(prefix / "logs/access.log")}
+                 "DUKAAN_CACHE_REFRESH_KEY": "a-long-random-key", "DUKAAN_ACCESS_LOG": str(prefix / "logs/access.log"),
+                 "DUKAAN_MEDIA_ROOT": str(prefix / "media")}
     config = (ROOT / "nginx/dukaan.conf.template").read_text()
     for name, value in variables.items():
         config = config.replace("${" + name + "}", value)

@@ -129,3 +129,40 @@ def test_replica_lag_is_a_metric(_schema, shop):
                                           ("", None), ("nonsense", None), ("1/2/3", None), (None, None)])
 def test_wal_positions_are_read_as_numbers(text, number):
     assert replica.lsn(text) == number
+
+
+def test_an_api_list_is_filled_from_the_replica_only_once_it_has_replayed_the_change(_schema, shop, monkeypatch):
+    """A change gives the store a version that carries the primary's WAL position: while the
+    replica has not replayed that far, a fill reads the primary (nothing older is kept under
+    the new version); once it has, the replica serves again."""
+    from dukaan.models import Product
+    from dukaan.storefront_cache import entries
+
+    app = replica_app(_schema, API_PRODUCTS_TRUST_SECONDS=0.5)
+    seen = on_replica(app)
+    client = app.test_client()
+    path = "/api/v1/stores/ravi/products"
+    assert client.get(path).get_json()["items"][0]["name"] == "Mango pickle"
+    assert any("FROM products" in statement for statement in seen), "a current replica serves the list"
+    with app.app_context():
+        db.session.get(Product, shop["product"]).name = "Lime pickle"
+        db.session.commit()
+        changed = entries.replayed_by(entries.current_version("ravi"))
+    assert changed is not None
+    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, changed - 1, 0.0))
+    seen.clear()
+    assert client.get(path).get_json()["items"][0]["name"] == "Lime pickle"
+    assert not seen, "filled from a replica that has not replayed the change"
+    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, changed, 0.0))
+    seen.clear()
+    assert client.get(f"{path}?per_page=5").get_json()["items"][0]["name"] == "Lime pickle"
+    assert any("FROM products" in statement for statement in seen)
+
+
+def test_without_a_replica_versions_carry_no_position(app):
+    from dukaan.storefront_cache import entries
+
+    make_vendor(app)
+    with app.app_context():
+        assert entries.new_version("ravi")
+        assert entries.replayed_by(entries.current_version("ravi")) is None
