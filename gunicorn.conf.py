@@ -9,10 +9,14 @@ import tempfile
 env = os.environ.get
 
 bind = env("GUNICORN_BIND", "0.0.0.0:8000")
-# Threads let a worker overlap waits on PostgreSQL and Redis; processes use the cores.
-workers = int(env("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2)))
-threads = int(env("GUNICORN_THREADS", "4"))
-worker_class = env("GUNICORN_WORKER_CLASS", "gthread")
+# The worker model, chosen by measurement (scripts/bench_workers.py; README, "The worker
+# model"): sync workers, 2 × cores + 1 of them. Every request is short and nginx buffers
+# slow clients, so a thread has little wait to overlap, and threads cost more in switching
+# (one GIL per process) than they save: on the sale-day mix sync ×5 served 24 % more than
+# gthread 4 × 4 on 2 cores, with half the p99. More than one thread makes gunicorn run gthread.
+worker_class = env("GUNICORN_WORKER_CLASS", "sync")
+workers = int(env("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
+threads = int(env("GUNICORN_THREADS", "1"))
 timeout = int(env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(env("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(env("GUNICORN_KEEPALIVE", "5"))
