@@ -88,8 +88,9 @@ def create_vendor(username: str, store_name: str, password: str, email: str | No
     return vendor
 
 
-def find(username: str) -> Vendor | None:
-    return db.session.scalar(select(Vendor).where(Vendor.username == normalise_username(username)))
+def find(username: str, session=None) -> Vendor | None:
+    """The vendor (the store) named ``username``, read on ``session`` (the app's by default)."""
+    return (session or db.session).scalar(select(Vendor).where(Vendor.username == normalise_username(username)))
 
 
 def authenticate(username: str, password: str) -> Vendor | None:

@@ -62,7 +62,7 @@ def listing(vendor: Vendor) -> list[Product]:
     return found
 
 
-def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = False) -> list[Product]:
+def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = False, session=None) -> list[Product]:
     """Run ``query`` with the units live carts hold of each product, set as ``held``; with
     ``with_ratings`` its reviews' average and count, set as ``rating``; with ``with_covers`` its
     first ready photo, set as ``cover`` (one query for all)."""
@@ -71,7 +71,7 @@ def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = Fa
     query = query.add_columns(*columns)
     if with_covers:
         query = photos.with_cover(query)
-    for product, holding, *rest in db.session.execute(query):
+    for product, holding, *rest in (session or db.session).execute(query):
         product.held = holding
         if with_ratings:
             product.rating = reviews.Rating.of(*rest[:2])
@@ -86,15 +86,16 @@ def count(vendor: Vendor) -> int:
     return db.session.scalar(select(func.count()).select_from(for_vendor(vendor).subquery()))
 
 
-def on_sale(vendor: Vendor, search: str | None = None) -> list[Product]:
+def on_sale(vendor: Vendor, search: str | None = None, session=None) -> list[Product]:
     """What the store page lists: available products, sold-out ones included, oldest first,
     with ``held`` set (and so ``free``), ``rating`` (None without visible reviews), ``cover``
     (its first ready photo, or None) and ``category`` loaded (one query for all). ``search``:
-    only those ``matching`` it."""
+    only those ``matching`` it. Read on ``session`` (the app's by default; a store page's fill
+    passes the replica's when it may)."""
     query = for_vendor(vendor).where(Product.available).options(joinedload(Product.category))
     if search:
         query = query.where(matching(search))
-    return _with_held(query.order_by(Product.id), with_ratings=True, with_covers=True)
+    return _with_held(query.order_by(Product.id), with_ratings=True, with_covers=True, session=session)
 
 
 # A search is cut to this many characters and words: plenty for a product's name, and a

@@ -43,12 +43,13 @@ def sections(on_sale: list[Product]) -> list[Section]:
     return found
 
 
-def load(slug: str) -> Storefront | None:
-    """The store behind ``slug`` with its catalogue rendered; None if there is none."""
-    vendor = accounts.find(slug)
+def load(slug: str, session=None) -> Storefront | None:
+    """The store behind ``slug`` with its catalogue rendered, read on ``session`` (the app's
+    by default; the cache's fill passes the replica's when it may); None if there is none."""
+    vendor = accounts.find(slug, session)
     if vendor is None:
         return None
-    return Storefront(vendor.slug, vendor.store_name, render(vendor, products.on_sale(vendor)),
+    return Storefront(vendor.slug, vendor.store_name, render(vendor, products.on_sale(vendor, session=session)),
                       pricing.Terms.of(vendor))
 
 

@@ -61,7 +61,8 @@ class Miss:
 
 
 Lookup = Hit | NoSuchStore | Miss
-Loader = Callable[[str], Storefront | None]
+# Reads a store's entry on the session given (the replica's when it may serve the fill).
+Loader = Callable[..., Storefront | None]
 
 
 def entry_key(slug: str) -> str:
@@ -182,7 +183,9 @@ def _fill(slug: str, version: str | None, load: Loader) -> Storefront | None:
     """Load from the database and store under ``version``, read before the database:
     if a change commits meanwhile, that version is gone and the entry is never used."""
     config = current_app.config
-    front = load(slug)
+    # The replica's once it has replayed the change that made this version (and the
+    # visitor's own last write): nothing older is ever stored under it.
+    front = load(slug, replica.session(at_least=replayed_by(version)))
     if front is None:
         # A sign-up under this name moves the version on.
         entry, timeout = (None, None, None, None, version), config["STOREFRONT_MISSING_STORE_SECONDS"]

@@ -50,9 +50,9 @@ def store_page_reads(app, monkeypatch):
     make_product(app, vendor_id, "Coconut barfi", "280.00", 0)
     seen: set = set()
     real_find, real_on_sale = accounts.find, products.on_sale
-    monkeypatch.setattr(accounts, "find", lambda slug: Recorder(real_find(slug), seen))
+    monkeypatch.setattr(accounts, "find", lambda slug, *session: Recorder(real_find(slug, *session), seen))
     monkeypatch.setattr(products, "on_sale",
-                        lambda vendor: [Recorder(p, seen) for p in real_on_sale(vendor)])
+                        lambda vendor, **options: [Recorder(p, seen) for p in real_on_sale(vendor, **options)])
     with app.test_request_context("/order/ravi"):
         front = catalogue.load("ravi")
         html = _render_store(front)
@@ -83,7 +83,7 @@ def test_a_product_page_reads_only_what_shown_declares(app, monkeypatch):
         reviews.leave(order, pickle, 5, "Lovely")
     seen: set = set()
     real_find, real_one, real_reviews = accounts.find, products.on_sale_one, reviews.shown_with
-    monkeypatch.setattr(accounts, "find", lambda slug: Recorder(real_find(slug), seen))
+    monkeypatch.setattr(accounts, "find", lambda slug, *session: Recorder(real_find(slug, *session), seen))
     monkeypatch.setattr(products, "on_sale_one", lambda vendor, pid: Recorder(real_one(vendor, pid), seen))
     monkeypatch.setattr(reviews, "shown_with", lambda product: [Recorder(r, seen) for r in real_reviews(product)])
     with app.test_request_context(f"/order/ravi/p/{pickle}"):

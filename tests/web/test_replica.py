@@ -166,3 +166,24 @@ def test_without_a_replica_versions_carry_no_position(app):
     with app.app_context():
         assert entries.new_version("ravi")
         assert entries.replayed_by(entries.current_version("ravi")) is None
+
+
+def test_a_store_page_is_filled_from_the_replica_only_once_it_has_replayed_the_change(_schema, shop, monkeypatch):
+    """The store page's fill follows the same rule as the lists: never kept from a replica
+    that has not replayed the change behind the version it is kept under."""
+    from dukaan.models import Product
+    from dukaan.storefront_cache import entries
+
+    app = replica_app(_schema)
+    seen = on_replica(app)
+    client = app.test_client()
+    assert "Mango pickle" in client.get("/order/ravi").get_data(as_text=True)
+    assert any("FROM products" in statement for statement in seen), "a current replica fills the page"
+    with app.app_context():
+        db.session.get(Product, shop["product"]).name = "Lime pickle"
+        db.session.commit()
+        changed = entries.replayed_by(entries.current_version("ravi"))
+    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, changed - 1, 0.0))
+    seen.clear()
+    assert "Lime pickle" in client.get("/order/ravi").get_data(as_text=True)
+    assert not seen, "filled from a replica that has not replayed the change"
