@@ -109,14 +109,27 @@ def lookup(slug: str) -> Lookup:
     return Hit(Storefront(entry[0], entry[1], Markup(entry[2]), Terms(*entry[3])))
 
 
-def current_version(slug: str) -> str | None:
-    """The store's version, made now if the cache has none yet; None without a cache."""
+# The versions this process read last, with when: trusted for a moment without asking again.
+_confirmed: dict[str, tuple[str, float]] = {}
+
+
+def current_version(slug: str, trust: float = 0) -> str | None:
+    """The store's version, made now if the cache has none yet; None without a cache.
+
+    With ``trust``, the version this process read less than ``trust`` seconds ago is
+    taken without asking the cache (a change made in this process forgets it at once;
+    one made elsewhere shows here within ``trust``)."""
+    key = current_app.config["CACHE_KEY_PREFIX"] + slug
+    if trust and (known := _confirmed.get(key)) is not None and time.monotonic() - known[1] < trust:
+        return known[0]
     version = call("get", version_key(slug))
     if version is None:
         # A cache just started, or none at all: make one, so that the next
         # request can reuse what this one renders.
         call("add", version_key(slug), secrets.token_hex(8), timeout=0)
         version = call("get", version_key(slug))
+    if version is not None and trust:
+        _confirmed[key] = (version, time.monotonic())
     return version
 
 
@@ -131,6 +144,7 @@ def new_version(slug: str, quiet: bool = False) -> bool:
     # No timeout: the version must outlive every entry stored under it.
     if not call("set", version_key(slug), version, timeout=0, quiet=quiet):
         return False
+    _confirmed.pop(current_app.config["CACHE_KEY_PREFIX"] + slug, None)  # this process sees it at once
     call("delete", entry_key(slug), quiet=quiet)
     return True
 

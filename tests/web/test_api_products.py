@@ -229,3 +229,32 @@ def test_each_item_names_its_category_and_the_list_filters_by_it(app, client, sh
         categories.rename(db.session.get(categories.Category, ids["pickles"]), db.session.get(Vendor, shop["vendor"]),
                           "Achaar")
     assert client.get(LIST).json["items"][0]["category"]["name"] == "Achaar"  # fresh, like the page
+
+
+def test_within_the_trust_window_a_list_asks_nothing_of_the_cache(app, client, monkeypatch):
+    """As a store page hit does: within STOREFRONT_PAGE_TRUST_SECONDS of the last check a
+    repeat list reads neither the cache nor the database; a change made in this process
+    shows at once all the same."""
+    from dukaan.extensions import db
+    from dukaan.models import Product
+    from dukaan.storefront_cache import entries
+
+    vendor_id = make_vendor(app)
+    product_id = make_product(app, vendor_id, "Mango pickle", "120.00", 10)
+    app.config.update(STOREFRONT_PAGE_TRUST_SECONDS=1.0, API_PRODUCTS_TRUST_SECONDS=1.0)
+    path = "/api/v1/stores/ravi/products"
+    assert client.get(path).get_json()["items"][0]["name"] == "Mango pickle"
+    reads = []
+    real_call = entries.call
+
+    def counted(method, *args, **kwargs):
+        reads.append(method)
+        return real_call(method, *args, **kwargs)
+
+    monkeypatch.setattr(entries, "call", counted)
+    assert client.get(path).get_json()["items"][0]["name"] == "Mango pickle"
+    assert reads == []
+    with app.app_context():
+        db.session.get(Product, product_id).name = "Lime pickle"
+        db.session.commit()
+    assert client.get(path).get_json()["items"][0]["name"] == "Lime pickle"
