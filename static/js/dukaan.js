@@ -21,12 +21,15 @@
 
   // The store page's running total is fetched by htmx on "input" from the
   // quantities. A page that opens with quantities already chosen (an order
-  // sent back with an error, a form the browser restored) asks for it once.
+  // sent back with an error, a form the browser restored) asks for it once,
+  // with an "input" marked RESTORED, which the cart below does not take for the
+  // customer changing a hold (the cart may have arrived first).
+  var RESTORED = "restored";
   function refreshTotal() {
     var inputs = document.querySelectorAll(".items input[name^='qty-']");
     for (var i = 0; i < inputs.length; i++) {
       if (inputs[i].value !== "" && inputs[i].value !== "0") {
-        inputs[i].dispatchEvent(new Event("input", { bubbles: true }));
+        inputs[i].dispatchEvent(new CustomEvent("input", { bubbles: true, detail: RESTORED }));
         return;
       }
     }
@@ -70,6 +73,7 @@
   document.addEventListener("input", function (event) {
     var input = event.target;
     if (!cartOn() || !input.matches || !input.matches(".items input[name^='qty-']")) return;
+    if (event.detail === RESTORED) return;  // the page opening, not the customer: only the total
     // Held quantities are the order now: the running total follows the cart, not each keystroke.
     event.stopPropagation();
     var productId = input.name.slice(4);
