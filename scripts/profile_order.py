@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import random
 import re
-import secrets
 import sys
 import time
 from collections import defaultdict
@@ -29,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DATABASE = "dukaan_profile"
-BASE = os.environ.get("PROFILE_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
 
 def main() -> int:
@@ -38,18 +35,10 @@ def main() -> int:
     parser.add_argument("--cart", action="store_true", help="profile a first Add to the cart instead")
     options = parser.parse_args()
 
-    from sqlalchemy import create_engine, event, text
+    from profiling import production_on_fresh_database
+    from sqlalchemy import event
 
-    from config import database_url
-
-    admin = create_engine(database_url(f"{BASE}/postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
-    os.environ.update(DUKAAN_ENV="production", DATABASE_URL=f"{BASE}/{DATABASE}",
-                      REDIS_URL="redis://127.0.0.1:6379/11", SECRET_KEY=secrets.token_hex(32),
-                      CACHE_REFRESH_KEY=secrets.token_hex(16), SESSION_COOKIE_SECURE="0")
-    os.environ.pop("CELERY_BROKER_URL", None)
+    production_on_fresh_database(DATABASE, 11)
     from flask_migrate import upgrade
 
     from dukaan import accounts, create_app, products

@@ -20,7 +20,6 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
 import sys
 import time
 from collections import defaultdict
@@ -30,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DATABASE = "dukaan_profile_requests"
-BASE = os.environ.get("PROFILE_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
 # Where a function lives -> the layer it counts for (first match wins).
 LAYERS = (
@@ -151,20 +149,10 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=0, help="also print each route's N costliest functions")
     options = parser.parse_args()
 
-    from sqlalchemy import create_engine, select, text
+    from profiling import production_on_fresh_database
+    from sqlalchemy import select, text
 
-    from config import database_url
-
-    admin = create_engine(database_url(f"{BASE}/postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
-    os.environ.update(DUKAAN_ENV="production", DATABASE_URL=f"{BASE}/{DATABASE}",
-                      REDIS_URL="redis://127.0.0.1:6379/10", SECRET_KEY=secrets.token_hex(32),
-                      CACHE_REFRESH_KEY=secrets.token_hex(16), SESSION_COOKIE_SECURE="0",
-                      PROXY_COUNT="1", LOG_LEVEL="WARNING")
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ.pop("DATABASE_REPLICA_URL", None)
+    admin = production_on_fresh_database(DATABASE, 10, PROXY_COUNT="1", LOG_LEVEL="WARNING")
     import logging
 
     from flask import Flask
