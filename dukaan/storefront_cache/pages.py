@@ -11,7 +11,7 @@ from flask import current_app
 from .. import jobs
 from ..models import utcnow
 from ..ops import metrics
-from . import entries, shared
+from . import entries, replay, shared
 from .entries import Loader, Storefront
 from .memo import Page, PageMemo
 
@@ -66,10 +66,12 @@ def _kept(slug: str, key: str, fill: Callable[[], str | None]) -> Page | None:
     trust = config["STOREFRONT_PAGE_TRUST_SECONDS"]
     if trust and (found := pages.recent(key, trust)) is not None:
         metrics.cache_lookup("page", "hit")
+        replay.sent(key, found)
         return found
     version = entries.current_version(slug)
     if version is not None and (found := pages.get(key, version)) is not None:
         metrics.cache_lookup("page", "hit")
+        replay.sent(key, found)
         return found
     metrics.cache_lookup("page", "miss")
     html = fill()
@@ -80,6 +82,7 @@ def _kept(slug: str, key: str, fill: Callable[[], str | None]) -> Page | None:
         # Kept under the version read before the database: if a change
         # committed meanwhile, the version has moved on and this is not reused.
         pages.put(key, version, found)
+        replay.sent(key, found)
     return found
 
 
