@@ -38,12 +38,30 @@ JINJA_OPTIONS = {
 }
 
 
+class Dukaan(APIFlask):
+    """APIFlask, remembering which of its functions are coroutines.
+
+    Flask asks ``ensure_sync`` about every hook and view it calls, on every request, and
+    each answer inspects the function anew (seven times a request on the lightest route);
+    none of ours is a coroutine, and a function does not become one later."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._synced: dict = {}
+        super().__init__(*args, **kwargs)
+
+    def ensure_sync(self, func):
+        try:
+            return self._synced[func]
+        except KeyError:
+            return self._synced.setdefault(func, super().ensure_sync(func))
+
+
 def create_app(config: object | None = None) -> Flask:
     """Build the app from ``config`` (default: the one the environment names)."""
     # APIFlask is Flask plus the OpenAPI document of the API blueprint (dukaan.api); its JSON
     # errors are off so that the HTML site keeps its error pages (dukaan.errors), and its
     # docs page is the API's own (a strict CSP allows no inline script).
-    app = APIFlask(
+    app = Dukaan(
         __name__,
         title="Dukaan customer API",
         version="1",
@@ -132,12 +150,14 @@ def register_extensions(app: Flask) -> None:
     # Before CSRFProtect reads the form: a photo upload may be larger than any other body.
     app.before_request(_upload_limits)
     csrf.init_app(app)
+    _check_csrf_on_unsafe_methods_only(app, csrf)
     cache.init_app(app)
     limiter.init_app(app)
     _limit_only_where_limits_are(app, limiter)
     # Flask-Login's own context processor loads the user for every template,
     # which would cost the cached storefront a query; a lazy proxy does not.
     login.init_app(app, add_context_processor=False)
+    _hooks_only_on(app, login, SESSION_BLUEPRINTS)
     app.context_processor(lambda: {"current_user": current_user})
     login.login_view = "auth.login"
     login.login_message = "Log in to see your store."
@@ -151,24 +171,49 @@ def register_extensions(app: Flask) -> None:
 
 # The blueprints whose routes carry rate limits (login and sign-up; the API's sign-up and token).
 LIMITED_BLUEPRINTS = ("auth", "api")
+# The blueprints that log vendors in and out or show them their store: the rest of the app
+# opens no session (dukaan.sessions.SESSIONLESS) and so has no remember cookie to update.
+SESSION_BLUEPRINTS = ("auth", "dashboard")
+
+
+def _hooks_only_on(app: Flask, extension, blueprints, before: bool = False) -> None:
+    """Move ``extension``'s app-wide after-request and teardown hooks (and, with ``before``,
+    its before-request hooks) to ``blueprints``; without ``before`` its before-request hooks go."""
+    def its_own(hook) -> bool:
+        owner = getattr(hook, "__self__", None) or (hook.args[0] if isinstance(hook, partial) else None)
+        return owner is extension
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        moved = [hook for hook in hooks.get(None, []) if its_own(hook)]
+        hooks[None] = [hook for hook in hooks.get(None, []) if not its_own(hook)]
+        if hooks is not app.before_request_funcs or before:
+            for blueprint in blueprints:
+                hooks.setdefault(blueprint, []).extend(moved)
 
 
 def _limit_only_where_limits_are(app: Flask, limiter) -> None:
     """Flask-Limiter hooks every request of the app. Only routes it decorates have limits, and
     its decorator checks them itself: its headers and clean-up move to those routes'
     blueprints, and its check for app-wide limits goes while there are none (35 µs a request)."""
-    def its_own(hook) -> bool:
-        owner = getattr(hook, "__self__", None) or (hook.args[0] if isinstance(hook, partial) else None)
-        return owner is limiter
-
     if any(app.config.get(name) for name in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION")):
         return  # limits on every route: every request is checked
-    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
-        moved = [hook for hook in hooks.get(None, []) if its_own(hook)]
-        hooks[None] = [hook for hook in hooks.get(None, []) if not its_own(hook)]
-        if hooks is not app.before_request_funcs:
-            for blueprint in LIMITED_BLUEPRINTS:
-                hooks.setdefault(blueprint, []).extend(moved)
+    _hooks_only_on(app, limiter, LIMITED_BLUEPRINTS)
+
+
+def _check_csrf_on_unsafe_methods_only(app: Flask, csrf) -> None:
+    """Flask-WTF's own hook looks up the view's exemptions on every request before it looks
+    at the method; this one asks the method first (``WTF_CSRF_CHECK_DEFAULT`` off is
+    Flask-WTF's way to bring one's own hook), then runs the same check."""
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    theirs = "CSRFProtect.init_app.<locals>.csrf_protect"  # now returns at once: it goes
+    app.before_request_funcs[None] = [hook for hook in app.before_request_funcs.get(None, [])
+                                      if getattr(hook, "__qualname__", "") != theirs]
+    unsafe = app.config["WTF_CSRF_METHODS"]
+
+    @app.before_request
+    def csrf_protect() -> None:
+        if request.method in unsafe and app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)
 def _upload_limits() -> None:
     from .dashboard.photos import upload_limit
 
@@ -233,17 +278,18 @@ def content_security_policy(media_url: str) -> str:
 
 
 def register_headers(app: Flask) -> None:
-    policy = content_security_policy(app.config["MEDIA_URL"])
+    always = (("Content-Security-Policy", content_security_policy(app.config["MEDIA_URL"])),
+              ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+    secure = (*always, ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.is_secure:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        # Each unless the view set its own. Werkzeug's setdefault raises and catches a KeyError
+        # for every header it has to add: one look at the names instead.
+        present = {name.lower() for name, _ in response.headers}
+        for name, value in secure if request.is_secure else always:
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
 
 
