@@ -10,9 +10,9 @@ Flask still knows them; nothing here reads the database.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 from flask import Flask, g, request
 
@@ -31,7 +31,7 @@ def request_id_from(environ: dict) -> str:
     incoming = environ.get("HTTP_X_REQUEST_ID")
     if incoming and SANE_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, as nginx's; a tenth of uuid4's time
 
 
 class RequestObserver:
