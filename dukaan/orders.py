@@ -543,11 +543,13 @@ def summary(vendor: Vendor, since: datetime, before: datetime, top: int = 5) -> 
 def export(vendor: Vendor, since: datetime | None, before: datetime | None, status: str | None = None,
            payment: str | None = None, batch: int = 500) -> Iterator[Order]:
     """The vendor's orders placed in [``since``, ``before``), oldest first, with their lines,
-    read ``batch`` at a time: a year of orders never sits in memory at once."""
+    read ``batch`` at a time: a year of orders never sits in memory at once. A read that may
+    be a moment old, as the orders list is (the replica's, when it can serve it; asked when
+    the first row is read, inside the streamed response)."""
     query = (
         filtered(vendor, status, payment, since, before)
         .order_by(Order.number)
         .options(selectinload(Order.lines))
         .execution_options(yield_per=batch)
     )
-    yield from db.session.scalars(query)
+    yield from replica.session().scalars(query)

@@ -54,11 +54,13 @@ def get(vendor: Vendor, product_id: int) -> Product | None:
     return found[0] if found else None
 
 
-def listing(vendor: Vendor) -> list[Product]:
+def listing(vendor: Vendor, session=None) -> list[Product]:
     """All of the vendor's products, newest first (the dashboard's order), with ``held`` set,
-    ``category`` loaded, and their photos' cover and counts (``photos.annotate``) set."""
-    found = _with_held(for_vendor(vendor).order_by(Product.id.desc()).options(joinedload(Product.category)))
-    photos.annotate(found)
+    ``category`` loaded, and their photos' cover and counts (``photos.annotate``) set; read
+    on ``session`` (the app's by default; the dashboard's list passes ``replica.session()``)."""
+    found = _with_held(for_vendor(vendor).order_by(Product.id.desc()).options(joinedload(Product.category)),
+                       session=session)
+    photos.annotate(found, session)
     return found
 
 

@@ -112,6 +112,11 @@ def for_vendor(vendor: Vendor) -> Select:
     return Review.owned_by(vendor).order_by(Review.id.desc()).options(selectinload(Review.line))
 
 
+def latest(vendor: Vendor, limit: int = 200, session=None) -> list[Review]:
+    """The vendor's newest ``limit`` reviews (read on ``session``, the app's by default)."""
+    return list((session or db.session).scalars(for_vendor(vendor).limit(limit)))
+
+
 def get(vendor: Vendor, review_id: int) -> Review | None:
     return db.session.scalar(Review.owned_by(vendor).where(Review.id == review_id))
 
