@@ -131,19 +131,21 @@ def matching(text: str):
     return and_(true(), *conditions)
 
 
-def on_sale_one(vendor: Vendor, product_id: int) -> Product | None:
+def on_sale_one(vendor: Vendor, product_id: int, session=None) -> Product | None:
     """``product_id`` as the store page lists it (``held`` and ``rating`` set), or None if the
-    store does not list it."""
+    store does not list it; read on ``session`` (the app's by default)."""
     found = _with_held(for_vendor(vendor).where(Product.available, Product.id == product_id), with_ratings=True,
-                       with_covers=True)
+                       with_covers=True, session=session)
     return found[0] if found else None
 
 
-def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:
-    """Those of ``product_ids`` that the store page lists (without ``held``: one query, no holds)."""
+def on_sale_among(vendor: Vendor, product_ids: set[int], session=None) -> list[Product]:
+    """Those of ``product_ids`` that the store page lists (without ``held``: one query, no holds),
+    read on ``session`` (the app's by default)."""
     if not product_ids:
         return []
-    return list(db.session.scalars(for_vendor(vendor).where(Product.available, Product.id.in_(product_ids))))
+    query = for_vendor(vendor).where(Product.available, Product.id.in_(product_ids))
+    return list((session or db.session).scalars(query))
 
 
 def create(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:

@@ -304,3 +304,90 @@ def test_dashboard_lists_read_the_replica_and_the_vendor_sees_their_own_change(_
     assert read(primary, table), "the writer's read went to the primary"
     assert other.get(path, **asked).status_code == 200
     assert read(seen, table), "others still read the replica"
+
+
+def test_a_product_page_is_filled_from_the_replica_only_once_it_has_replayed_the_change(_schema, shop, monkeypatch):
+    """The product page's fill follows the store page's rule: never kept from a replica that
+    has not replayed the change behind the version it is kept under."""
+    from dukaan.models import Product
+    from dukaan.storefront_cache import entries
+
+    app = replica_app(_schema)
+    seen = on_replica(app)
+    client = app.test_client()
+    path = f"/order/ravi/p/{shop['product']}"
+    assert "Mango pickle" in client.get(path).get_data(as_text=True)
+    assert read(seen, "products") and read(seen, "reviews"), "a current replica fills the page"
+
+    def rename(name: str) -> int:
+        with app.app_context():
+            db.session.get(Product, shop["product"]).name = name
+            db.session.commit()
+            return entries.replayed_by(entries.current_version("ravi"))
+
+    changed = rename("Lime pickle")
+    replayed_up_to(monkeypatch, changed - 1)
+    seen.clear()
+    assert "Lime pickle" in client.get(path).get_data(as_text=True)
+    assert not seen, "filled from a replica that has not replayed the change"
+    changed = rename("Lemon pickle")
+    replayed_up_to(monkeypatch, changed)
+    seen.clear()
+    assert "Lemon pickle" in client.get(path).get_data(as_text=True)
+    assert read(seen, "products"), "once replayed, the replica fills it again"
+
+
+ORDER_FORM = {"name": "Meera Joshi", "phone": "9876543210", "address": "12 MG Road, Pune"}
+
+
+def test_the_order_page_and_its_poll_read_the_replica_but_the_customer_sees_their_own_change(
+        _schema, shop, monkeypatch):
+    app = replica_app(_schema)
+    seen, primary = on_replica(app), on_primary(app)
+    customer, other = app.test_client(), app.test_client()
+    placed = customer.post("/order/ravi", data={**ORDER_FORM, f"qty-{shop['product']}": "2"})
+    assert placed.status_code == 303
+    page = placed.headers["Location"]
+    replayed_up_to(monkeypatch, written_by(customer) - 1)
+    seen.clear(), primary.clear()
+    html = customer.get(page).get_data(as_text=True)
+    assert "Meera Joshi" in html and 'class="status-placed"' in html
+    assert not seen and read(primary, "orders"), "the customer's own order is read on the primary"
+    assert other.get(page).status_code == 200
+    assert read(seen, "orders") and read(seen, "reviews"), "another reader's page is read on the replica"
+    seen.clear()
+    poll = other.get(page, query_string={"state": "0" * 16}, headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and read(seen, "orders"), "the poll is read on the replica"
+
+    assert customer.post(f"{page}/cancel").status_code == 303
+    replayed_up_to(monkeypatch, written_by(customer) - 1)
+    seen.clear()
+    poll = customer.get(page, query_string={"state": "0" * 16}, headers={"HX-Request": "true"})
+    assert 'class="status-cancelled"' in poll.get_data(as_text=True)
+    assert not seen, "the customer's poll read a replica that has not replayed their cancellation"
+
+
+def test_the_cart_and_the_running_total_read_the_replica_unless_the_visitor_just_changed_the_cart(
+        _schema, shop, monkeypatch):
+    app = replica_app(_schema)
+    seen, primary = on_replica(app), on_primary(app)
+    shopper, other = app.test_client(), app.test_client()
+    total = f"/order/ravi/total?qty-{shop['product']}=3"
+    assert other.post("/order/ravi/cart", data={"product_id": str(shop["product"]), "quantity": "1"}).status_code == 200
+    other.delete_cookie("wal")  # their change was long ago
+    seen.clear()
+    assert "Mango pickle" in other.get("/order/ravi/cart").get_data(as_text=True)
+    assert read(seen, "carts") and read(seen, "products"), "the cart is read on the replica"
+    seen.clear()
+    assert "₹360.00" in other.get(total).get_data(as_text=True)
+    assert read(seen, "products") and read(seen, "cart_lines"), "the total is read on the replica"
+
+    added = shopper.post("/order/ravi/cart", data={"product_id": str(shop["product"]), "quantity": "2"})
+    assert added.status_code == 200
+    replayed_up_to(monkeypatch, written_by(shopper) - 1)
+    seen.clear(), primary.clear()
+    cart = shopper.get("/order/ravi/cart").get_data(as_text=True)
+    assert f'data-product="{shop["product"]}" data-quantity="2"' in cart
+    assert "₹360.00" in shopper.get(total).get_data(as_text=True)
+    assert not seen, "the shopper read a replica that has not replayed their cart change"
+    assert read(primary, "carts") and read(primary, "cart_lines")
