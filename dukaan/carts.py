@@ -28,10 +28,12 @@ class CartError(ValueError):
     """The change cannot be made; the message is for the customer."""
 
 
-def find(vendor: Vendor, token: str | None) -> Cart | None:
+def find(vendor: Vendor, token: str | None, session=None) -> Cart | None:
+    """The cart of ``token`` at ``vendor``'s store, read on ``session`` (the app's by default:
+    a cart about to hold or be ordered is read on the primary)."""
     if not token:
         return None
-    return db.session.scalar(
+    return (session or db.session).scalar(
         Cart.owned_by(vendor).where(Cart.token == token).options(selectinload(Cart.lines))
     )
 
@@ -102,15 +104,17 @@ class CartView:
         return max(1, round((aware(self.expires_at) - utcnow()).total_seconds() / 60))
 
 
-def view(vendor: Vendor, cart: Cart | None) -> CartView:
+def view(vendor: Vendor, cart: Cart | None, session=None) -> CartView:
     """What the cart shows. A line is never dropped silently: a lapsed hold whose units
-    went meanwhile, a product gone from sale, or a hold the vendor cut says so."""
+    went meanwhile, a product gone from sale, or a hold the vendor cut says so. Read on
+    ``session`` (the app's by default)."""
     if cart is None:
         return CartView([], None, False)
     gone = 0
     lapsed = aware(cart.expires_at) <= utcnow()
-    on_sale = {p.id: p for p in products.on_sale_among(vendor, {line.product_id for line in cart.lines})}
-    free = inventory.free(list(on_sale.values()), except_cart=cart.id)
+    wanted = {line.product_id for line in cart.lines}
+    on_sale = {p.id: p for p in products.on_sale_among(vendor, wanted, session)}
+    free = inventory.free(list(on_sale.values()), except_cart=cart.id, session=session)
     lines = []
     for line in cart.lines:
         product = on_sale.get(line.product_id)

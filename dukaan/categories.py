@@ -30,8 +30,10 @@ def for_vendor(vendor: Vendor) -> Select:
     return Category.owned_by(vendor).order_by(Category.position, Category.id)
 
 
-def listing(vendor: Vendor) -> list[Category]:
-    return list(db.session.scalars(for_vendor(vendor)))
+def listing(vendor: Vendor, session=None) -> list[Category]:
+    """The vendor's categories in order, read on ``session`` (the app's by default; a page
+    passes ``replica.session()``)."""
+    return list((session or db.session).scalars(for_vendor(vendor)))
 
 
 def get(vendor: Vendor, category_id: int | None) -> Category | None:

@@ -74,8 +74,9 @@ class StockMoved(Exception):
                          f"Save again to set it to {wanted}.")
 
 
-def held(product_ids: list[int], except_cart: int | None = None) -> dict[int, int]:
-    """Units of each product held by live carts, other than ``except_cart``'s."""
+def held(product_ids: list[int], except_cart: int | None = None, session=None) -> dict[int, int]:
+    """Units of each product held by live carts, other than ``except_cart``'s (read on
+    ``session``, the app's by default)."""
     if not product_ids:
         return {}
     query = (
@@ -86,7 +87,7 @@ def held(product_ids: list[int], except_cart: int | None = None) -> dict[int, in
     )
     if except_cart is not None:
         query = query.where(Cart.id != except_cart)
-    return dict(db.session.execute(query).all())
+    return dict((session or db.session).execute(query).all())
 
 
 def held_by_carts():
@@ -100,10 +101,11 @@ def held_by_carts():
     )
 
 
-def free(products: list[Product], except_cart: int | None = None) -> dict[int, int]:
+def free(products: list[Product], except_cart: int | None = None, session=None) -> dict[int, int]:
     """What a customer (holding ``except_cart``) may still buy of each product: its stock
-    on hand less the live holds of other carts. Reads only: the next lock may change it."""
-    holds = held([p.id for p in products], except_cart)
+    on hand less the live holds of other carts, read on ``session`` (the app's by default;
+    the same session the products were read on). Reads only: the next lock may change it."""
+    holds = held([p.id for p in products], except_cart, session)
     return {p.id: max(0, p.stock - holds.get(p.id, 0)) for p in products}
 
 

@@ -139,11 +139,12 @@ class Quote:
     price: pricing.Price | None = None  # the breakdown (None: nothing chosen)
 
 
-def quote(vendor: Vendor, quantities: dict[int, int], payment: str | None = None, cart: Cart | None = None
-          ) -> Quote:
+def quote(vendor: Vendor, quantities: dict[int, int], payment: str | None = None, cart: Cart | None = None,
+          session=None) -> Quote:
     """Price ``quantities`` (product id to units) at ``vendor``'s current prices and terms,
     paid by ``payment`` (a method the store does not take counts as none chosen yet), for
-    a customer holding ``cart`` (whose own holds do not count against them).
+    a customer holding ``cart`` (whose own holds do not count against them), read on
+    ``session`` (the app's by default).
 
     Only reads: nothing more is reserved, so stock may still run out before the
     order is placed. Products that are gone, hidden or not the vendor's are
@@ -158,11 +159,11 @@ def quote(vendor: Vendor, quantities: dict[int, int], payment: str | None = None
         payment = terms.default_payment
     found = {
         p.id: p
-        for p in db.session.scalars(
+        for p in (session or db.session).scalars(
             products.for_vendor(vendor).where(Product.id.in_(wanted), Product.available)
         )
     }
-    free = inventory.free(list(found.values()), except_cart=cart.id if cart is not None else None)
+    free = inventory.free(list(found.values()), except_cart=cart.id if cart is not None else None, session=session)
     total, units, problems = Decimal("0"), 0, []
     for product_id, qty in sorted(wanted.items()):
         product = found.get(product_id)
@@ -388,8 +389,10 @@ def find_by_token(vendor: Vendor, token: str) -> Order | None:
     return db.session.scalar(for_vendor(vendor).where(Order.token == token))
 
 
-def find_by_ref(vendor: Vendor, ref: str) -> Order | None:
-    return db.session.scalar(
+def find_by_ref(vendor: Vendor, ref: str, session=None) -> Order | None:
+    """The order behind ``ref`` at ``vendor``'s store, with its lines, read on ``session``
+    (the app's by default: an order about to change is read on the primary)."""
+    return (session or db.session).scalar(
         for_vendor(vendor).where(Order.ref == ref).options(selectinload(Order.lines))
     )
 
@@ -543,11 +546,13 @@ def summary(vendor: Vendor, since: datetime, before: datetime, top: int = 5) -> 
 def export(vendor: Vendor, since: datetime | None, before: datetime | None, status: str | None = None,
            payment: str | None = None, batch: int = 500) -> Iterator[Order]:
     """The vendor's orders placed in [``since``, ``before``), oldest first, with their lines,
-    read ``batch`` at a time: a year of orders never sits in memory at once."""
+    read ``batch`` at a time: a year of orders never sits in memory at once. A read that may
+    be a moment old, as the orders list is (the replica's, when it can serve it; asked when
+    the first row is read, inside the streamed response)."""
     query = (
         filtered(vendor, status, payment, since, before)
         .order_by(Order.number)
         .options(selectinload(Order.lines))
         .execution_options(yield_per=batch)
     )
-    yield from db.session.scalars(query)
+    yield from replica.session().scalars(query)

@@ -147,10 +147,11 @@ def cover_from(key: str | None, widths: str | None, width: int | None, height: i
     return None if key is None else Cover.make(key, widths, width, height)
 
 
-def annotate(found: list[Product]) -> None:
+def annotate(found: list[Product], session=None) -> None:
     """Set on each product (for the dashboard) its ``cover`` (its first ready photo, or None),
-    ``photo_count`` and ``photos_waiting`` (still processing): one query for all."""
-    photos_of = by_product([p.id for p in found])
+    ``photo_count`` and ``photos_waiting`` (still processing): one query for all (on ``session``,
+    the app's by default)."""
+    photos_of = by_product([p.id for p in found], session=session)
     for product in found:
         photos = photos_of.get(product.id, [])
         first = next((photo for photo in photos if photo.ready), None)

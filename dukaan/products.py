@@ -54,11 +54,13 @@ def get(vendor: Vendor, product_id: int) -> Product | None:
     return found[0] if found else None
 
 
-def listing(vendor: Vendor) -> list[Product]:
+def listing(vendor: Vendor, session=None) -> list[Product]:
     """All of the vendor's products, newest first (the dashboard's order), with ``held`` set,
-    ``category`` loaded, and their photos' cover and counts (``photos.annotate``) set."""
-    found = _with_held(for_vendor(vendor).order_by(Product.id.desc()).options(joinedload(Product.category)))
-    photos.annotate(found)
+    ``category`` loaded, and their photos' cover and counts (``photos.annotate``) set; read
+    on ``session`` (the app's by default; the dashboard's list passes ``replica.session()``)."""
+    found = _with_held(for_vendor(vendor).order_by(Product.id.desc()).options(joinedload(Product.category)),
+                       session=session)
+    photos.annotate(found, session)
     return found
 
 
@@ -129,19 +131,21 @@ def matching(text: str):
     return and_(true(), *conditions)
 
 
-def on_sale_one(vendor: Vendor, product_id: int) -> Product | None:
+def on_sale_one(vendor: Vendor, product_id: int, session=None) -> Product | None:
     """``product_id`` as the store page lists it (``held`` and ``rating`` set), or None if the
-    store does not list it."""
+    store does not list it; read on ``session`` (the app's by default)."""
     found = _with_held(for_vendor(vendor).where(Product.available, Product.id == product_id), with_ratings=True,
-                       with_covers=True)
+                       with_covers=True, session=session)
     return found[0] if found else None
 
 
-def on_sale_among(vendor: Vendor, product_ids: set[int]) -> list[Product]:
-    """Those of ``product_ids`` that the store page lists (without ``held``: one query, no holds)."""
+def on_sale_among(vendor: Vendor, product_ids: set[int], session=None) -> list[Product]:
+    """Those of ``product_ids`` that the store page lists (without ``held``: one query, no holds),
+    read on ``session`` (the app's by default)."""
     if not product_ids:
         return []
-    return list(db.session.scalars(for_vendor(vendor).where(Product.available, Product.id.in_(product_ids))))
+    query = for_vendor(vendor).where(Product.available, Product.id.in_(product_ids))
+    return list((session or db.session).scalars(query))
 
 
 def create(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:

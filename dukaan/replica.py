@@ -4,7 +4,9 @@
 is at most ``REPLICA_MAX_LAG_SECONDS`` behind, and has replayed this visitor's
 own last write; the primary's (``db.session``) otherwise, so no request fails
 and nobody misses their own change. Anything that writes or locks rows uses
-``db.session`` as always.
+``db.session`` as always, and ``session()`` is the primary's for every read of a
+request that writes (a POST) or has committed: a helper shared by a page and the
+form that changes it may ask it either way.
 
 Read your own writes: after a request that committed, the app sends the
 primary's WAL position in the ``wal`` cookie (for
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 BIND = "replica"
 EXTENSION = "dukaan.replica"
 COOKIE = "wal"
+READING = ("GET", "HEAD")
 LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
 
 # Where the server stands: a replica has replayed up to this position; a primary (a replica
@@ -107,8 +110,12 @@ def configured(app: Flask | None = None) -> bool:
 def session(at_least: int | None = None) -> Session:
     """The session for a read that may be a moment old (see the module's docstring); with
     ``at_least``, a WAL position the read must see (the change that outdated what it fills),
-    the replica's only once it has replayed that far."""
-    if not configured():
+    the replica's only once it has replayed that far.
+
+    A request that writes (any method but GET and HEAD), or has committed, reads the
+    primary throughout: what it reads may decide what it writes, and what it shows after
+    must show its own change."""
+    if not configured() or _writing():
         return db.session
     standing = current_app.extensions[EXTENSION].now()
     if not standing.usable or (at_least is not None and at_least > standing.replayed):
@@ -119,6 +126,10 @@ def session(at_least: int | None = None) -> Session:
     if "_replica_session" not in g:
         g._replica_session = Session(bind=db.engines[BIND])
     return g._replica_session
+
+
+def _writing() -> bool:
+    return has_request_context() and (request.method not in READING or g.get("_dukaan_committed", False))
 
 
 def position_now() -> str | None:

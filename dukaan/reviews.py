@@ -91,17 +91,19 @@ def leave(order: Order, product_id: int, rating: int, text: str = "") -> Review:
     return review
 
 
-def for_order(order: Order) -> dict[int, Review]:
-    """The reviews of ``order``'s lines, by order line id."""
+def for_order(order: Order, session=None) -> dict[int, Review]:
+    """The reviews of ``order``'s lines, by order line id (read on ``session``, the app's by default)."""
     ids = [line.id for line in order.lines]
     if not ids:
         return {}
-    return {r.order_line_id: r for r in db.session.scalars(select(Review).where(Review.order_line_id.in_(ids)))}
+    found = (session or db.session).scalars(select(Review).where(Review.order_line_id.in_(ids)))
+    return {r.order_line_id: r for r in found}
 
 
-def shown_with(product: Product, limit: int = 20) -> list[Review]:
-    """The newest ``limit`` visible reviews of ``product``, for its page."""
-    return list(db.session.scalars(
+def shown_with(product: Product, limit: int = 20, session=None) -> list[Review]:
+    """The newest ``limit`` visible reviews of ``product``, for its page (read on ``session``,
+    the app's by default)."""
+    return list((session or db.session).scalars(
         select(Review).where(Review.product_id == product.id, Review.hidden.is_(False))
         .order_by(Review.id.desc()).limit(limit)
     ))
@@ -110,6 +112,11 @@ def shown_with(product: Product, limit: int = 20) -> list[Review]:
 def for_vendor(vendor: Vendor) -> Select:
     """The vendor's reviews and nobody else's, newest first."""
     return Review.owned_by(vendor).order_by(Review.id.desc()).options(selectinload(Review.line))
+
+
+def latest(vendor: Vendor, limit: int = 200, session=None) -> list[Review]:
+    """The vendor's newest ``limit`` reviews (read on ``session``, the app's by default)."""
+    return list((session or db.session).scalars(for_vendor(vendor).limit(limit)))
 
 
 def get(vendor: Vendor, review_id: int) -> Review | None:

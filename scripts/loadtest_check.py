@@ -5,7 +5,24 @@ product's stock went down by exactly the units of the orders placed since the
 snapshot (the load test cancels nothing and sets no stock). Reads DATABASE_URL;
 the store is LOADTEST_STORE (demo). Exit 1 when a check fails. With
 DATABASE_REPLICA_URL it also prints how the table scans split between the
-primary and the replica during the run.
+primary and the replica during the run, by table, and the primary's share of
+the scans that were reads only.
+
+Reads only, as far as the statistics views tell (``pg_stat_user_tables``, per
+table): every scan on the replica is a read (a hot standby runs no writes, and
+its views count its own scans). On the primary, a write scans too: an UPDATE
+or DELETE finds its rows, an insert checks each foreign key with a scan of the
+table it points to, a delete cascades into the tables that point to it, and a
+locking read (FOR UPDATE) is a write's. So a table's scans on the primary are
+counted as reads only when, during the run, no row of it was written, no table
+whose foreign key points to it had rows inserted or updated, no table it points
+to had rows deleted, and it is not among the tables the sale day's writes lock
+without writing (``LOCKED``). Updates of a row pointed to scan nothing else: every
+foreign key here points to an ``id``, which the app never changes. The views
+cannot split the other tables' scans, so the primary's share of read scans is
+given as a range: at least its scans of the tables only read (against all of the
+replica's), at most every scan it ran. A scan is a table read by one statement
+(a correlated subquery per product counts once a product), not a statement.
 """
 
 from __future__ import annotations
@@ -13,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -33,33 +51,118 @@ ORDERED_SINCE = text("""
     GROUP BY l.product_id
 """)
 LAST_ORDER = text("SELECT coalesce(max(o.id), 0) FROM orders o")
-# Every table scan a server ran (sequential and by index): the statistics views count a
-# server's own, so on a replica they are the reads it served.
-SCANS = text("SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) FROM pg_stat_user_tables")
+# Each table's scans a server ran (sequential and by index), and the rows written to it: the
+# statistics views count a server's own, so on a replica they are the reads it served.
+TABLES = text("""
+    SELECT relname, sum(seq_scan + coalesce(idx_scan, 0)), sum(n_tup_ins), sum(n_tup_upd), sum(n_tup_del)
+    FROM pg_stat_user_tables GROUP BY relname
+""")
+# (the table whose foreign key it is, the table it points to)
+FOREIGN_KEYS = text("""
+    SELECT DISTINCT t.relname, r.relname FROM pg_constraint k
+    JOIN pg_class t ON t.oid = k.conrelid JOIN pg_class r ON r.oid = k.confrelid
+    WHERE k.contype = 'f'
+""")
+# Rows the sale day's writes lock, or update on a condition that may match none, whether or
+# not the run then writes them (loadtest/locustfile.py's mix): products (a hold, checkout:
+# inventory), carts (a hold), vendors (an order's number: orders._next_number), outbox (the
+# relay's FOR UPDATE SKIP LOCKED).
+LOCKED = frozenset({"products", "carts", "vendors", "outbox"})
+# A backend's counts reach the views within a second of it going idle (PostgreSQL 15 flushes
+# at most every second; ten when the flush had to wait for a lock).
+STATS_SETTLE_SECONDS = 2.0
+
+# table -> [scans, rows inserted, updated, deleted]
+Counts = dict[str, list[int]]
 
 
-def scans() -> dict[str, int]:
-    """Table scans so far on the primary and, with DATABASE_REPLICA_URL, the replica."""
+def tables() -> dict[str, Counts]:
+    """Each server's counts by table so far: the primary and, with DATABASE_REPLICA_URL, the replica."""
     found = {}
     for server, variable in (("primary", "DATABASE_URL"), ("replica", "DATABASE_REPLICA_URL")):
         if os.environ.get(variable):
             engine = create_engine(database_url(os.environ[variable]))
             with engine.connect() as conn:
-                found[server] = int(conn.scalar(SCANS))
+                found[server] = {name: [int(n) for n in counts] for name, *counts in conn.execute(TABLES)}
             engine.dispose()
     return found
+
+
+def settled_tables() -> dict[str, Counts]:
+    time.sleep(STATS_SETTLE_SECONDS)
+    return tables()
+
+
+def foreign_keys() -> list[tuple[str, str]]:
+    engine = create_engine(database_url(os.environ["DATABASE_URL"]))
+    with engine.connect() as conn:
+        found = [(table, target) for table, target in conn.execute(FOREIGN_KEYS)]
+    engine.dispose()
+    return found
+
+
+def during(now: Counts, before: Counts) -> Counts:
+    """The counts of the run: ``now`` less ``before`` (a table new since counts from 0)."""
+    return {name: [n - b for n, b in zip(counts, before.get(name, [0] * len(counts)), strict=True)]
+            for name, counts in now.items()}
+
+
+def only_read(primary: Counts, keys: list[tuple[str, str]], locked: frozenset[str] = LOCKED) -> set[str]:
+    """The tables whose scans on the primary during the run were all reads (the module's docstring)."""
+    reached = set(locked)
+    for name, (_scans, inserted, updated, deleted) in primary.items():
+        if inserted or updated or deleted:
+            reached.add(name)
+    for table, target in keys:
+        _scans, inserted, updated, deleted = primary.get(table, [0, 0, 0, 0])
+        if inserted or updated:
+            reached.add(target)  # each new or changed key is checked in the table it points to
+        if primary.get(target, [0, 0, 0, 0])[3]:
+            reached.add(table)  # a delete there cascades here, or is checked against this table
+    return set(primary) - reached
+
+
+def share(part: int, rest: int) -> float:
+    return part / max(1, part + rest)
+
+
+def split_report(primary: Counts, replica: Counts, keys: list[tuple[str, str]]) -> list[str]:
+    """What the run's scans say about reads on the primary and the replica, as lines to print."""
+    ran_primary = sum(counts[0] for counts in primary.values())
+    ran_replica = sum(counts[0] for counts in replica.values())
+    read = only_read(primary, keys)
+    lines = [f"table scans during the run: primary {ran_primary:,}, replica {ran_replica:,} "
+             f"(the primary's share {share(ran_primary, ran_replica):.1%}, writes included)",
+             "by table: primary / replica scans (the primary's share); reads only, or also written:"]
+    for name in sorted(set(primary) | set(replica)):
+        here, there = primary.get(name, [0])[0], replica.get(name, [0])[0]
+        if here or there:
+            ratio = f"({share(here, there):.1%})"
+            lines.append(f"  {name:<18} {here:>10,} / {there:>10,}  {ratio:>8}  "
+                         + ("reads only" if name in read else "also written"))
+    certain = sum(primary[name][0] for name in read)
+    lines.append(f"reads only: the primary's share is at least {share(certain, ran_replica):.1%} "
+                 f"(its {certain:,} scans of the tables only read, against all the replica's) and at most "
+                 f"{share(ran_primary, ran_replica):.1%} (every scan it ran taken for a read)")
+    return lines
 
 
 def main() -> int:
     action, path = sys.argv[1], Path(sys.argv[2])
     store = os.environ.get("LOADTEST_STORE", "demo")
+    replica = bool(os.environ.get("DATABASE_REPLICA_URL"))
+    # This script's own queries are no part of the run: the counts are taken after them before
+    # it and before them after it, once the last counts have reached the views.
+    counted = settled_tables() if replica and action == "verify" else {}
     engine = create_engine(database_url(os.environ["DATABASE_URL"]))
     with engine.connect() as conn:
         stock = {row.id: (row.name, row.stock) for row in conn.execute(STOCK, {"store": store})}
         if action == "snapshot":
             last = conn.scalar(LAST_ORDER)
+            conn.close()
+            engine.dispose()
             path.write_text(json.dumps({"last_order": last, "stock": {str(k): v[1] for k, v in stock.items()},
-                                        "scans": scans()}))
+                                        "tables": settled_tables() if replica else {}}))
             return 0
         before = json.loads(path.read_text())
         ordered = {row.product_id: row.units for row in conn.execute(
@@ -75,12 +178,11 @@ def main() -> int:
             problems.append(f"{name}: stock went from {was} to {now} but {units} units were ordered")
     print(f"loadtest: {orders} orders placed, {sum(ordered.values())} units; "
           f"{sum(1 for _, s in stock.values() if s == 0)} of {len(stock)} products sold out")
-    ran = {server: count - before.get("scans", {}).get(server, 0) for server, count in scans().items()}
-    if "replica" in ran:
-        # The primary's count includes the scans of writes (an order locks its rows by index).
-        share = ran["primary"] / max(1, ran["primary"] + ran["replica"])
-        print(f"loadtest: table scans during the run: primary {ran['primary']:,}, replica {ran['replica']:,} "
-              f"(the primary's share {share:.1%}, writes included)")
+    if "replica" in counted:
+        was = before.get("tables", {})
+        ran = {server: during(now, was.get(server, {})) for server, now in counted.items()}
+        for line in split_report(ran["primary"], ran["replica"], foreign_keys()):
+            print(f"loadtest: {line}")
     for problem in problems:
         print(f"loadtest: FAILED: {problem}")
     print("loadtest: stock checks " + ("failed" if problems else "held: nothing oversold, every order's units match"))

@@ -10,12 +10,11 @@ import segno
 from flask import Response, abort, current_app, flash, make_response, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import categories, inventory, payments, reviews, store_settings
+from .. import categories, inventory, payments, replica, reviews, store_settings
 from .. import orders as order_rules
 from .. import photos as photo_rules
 from .. import products as product_rules
 from ..auth.guard import to_login
-from ..extensions import db
 from ..forms import whole_number
 from ..htmx import empty, is_htmx, render
 from ..models import Product, Vendor, aware
@@ -111,8 +110,7 @@ def save_settings():
 @bp.get("/reviews")
 def review_list():
     """The vendor's reviews, newest first (the latest 200), each hidden or shown in place."""
-    found = db.session.scalars(reviews.for_vendor(vendor()).limit(200)).all()
-    return render("dashboard/reviews.html", reviews=found)
+    return render("dashboard/reviews.html", reviews=reviews.latest(vendor(), 200, replica.session()))
 
 
 @bp.post("/reviews/<int:review_id>/visibility")
@@ -138,7 +136,8 @@ def review_visibility(review_id: int):
 def products():
     return render(
         "dashboard/products.html", "product_form",
-        products=product_rules.listing(vendor()), form=_product_form(NewProductForm), store_url=store_url(),
+        products=product_rules.listing(vendor(), replica.session()), form=_product_form(NewProductForm),
+        store_url=store_url(),
     )
 
 
@@ -148,9 +147,10 @@ def new_product():
 
 
 def _product_form(form_class, **kwargs):
-    """A product form that offers the vendor's categories."""
+    """A product form that offers the vendor's categories (the primary's when the form is
+    posted: ``replica.session()`` is, in a request that writes)."""
     form = form_class(**kwargs)
-    form.offer_categories(categories.listing(vendor()))
+    form.offer_categories(categories.listing(vendor(), replica.session()))
     return form
 
 
@@ -272,10 +272,11 @@ def delete_product(product_id: int):
 def _category_list(status: int = 200, form: CategoryForm | None = None, block: str = "category_list",
                    **row_state):
     """The categories page, or (htmx) its ``block``: ``row_state`` (``errors``, ``typed``
-    names, the ``saved`` row) is keyed by category id."""
+    names, the ``saved`` row) is keyed by category id. Read on ``replica.session()``: after a
+    change (a POST) that is the primary's."""
     return render(
         "dashboard/categories.html", block, status,
-        categories=categories.listing(vendor()), form=form or CategoryForm(formdata=None),
+        categories=categories.listing(vendor(), replica.session()), form=form or CategoryForm(formdata=None),
         errors=row_state.get("errors", {}), typed_names=row_state.get("typed", {}), saved=row_state.get("saved"),
     )
 

@@ -14,7 +14,7 @@ import hashlib
 from flask import abort, current_app, redirect, request, url_for
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, orders, payments, reviews
+from .. import accounts, orders, payments, replica, reviews
 from ..extensions import csrf
 from ..htmx import empty, is_htmx, render
 from . import bp
@@ -23,12 +23,16 @@ from .views import _lowercase_redirect, _require_slug_shape, same_origin
 
 
 def _find(slug: str, ref: str):
-    """The store and its order behind ``ref``; 404 for anything else (another store's ref too)."""
+    """The store and its order behind ``ref``; 404 for anything else (another store's ref too).
+
+    Read on ``replica.session()``: the replica's for the page and its poll unless the customer's
+    own last write (placing, paying, cancelling) is not there yet; the primary's for a POST."""
     _require_slug_shape(slug)
     if not orders.REF_RE.fullmatch(ref):
         abort(404)
-    vendor = accounts.find(slug)
-    found = orders.find_by_ref(vendor, ref) if vendor is not None else None
+    reading = replica.session()
+    vendor = accounts.find(slug, reading)
+    found = orders.find_by_ref(vendor, ref, reading) if vendor is not None else None
     if found is None:
         abort(404)
     return vendor, found
@@ -45,7 +49,7 @@ def _page(vendor, order, status: int = 200, form: UtrForm | None = None, error: 
           review_form: ReviewForm | None = None):
     page_url = url_for("storefront.order", slug=vendor.slug, ref=order.ref, _external=True)
     upi = payments.upi_link(vendor, order) if payments.awaits_upi(order) else None
-    reviewed = reviews.for_order(order)
+    reviewed = reviews.for_order(order, replica.session())
     review_form = review_form or ReviewForm()
     review_form.product_id.choices = [
         SelectChoice(str(line.product_id), line.name) for line in order.lines

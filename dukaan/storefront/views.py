@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 
-from .. import accounts, carts, inventory, orders, photos, pricing, products, reviews, storefront_cache
+from .. import accounts, carts, inventory, orders, photos, pricing, products, replica, reviews, storefront_cache
 from ..extensions import csrf
 from ..forms import whole_number
 from ..htmx import is_htmx
@@ -69,18 +69,21 @@ def product(slug: str, product_id: int):
         return _lowercase_redirect("storefront.product", slug, product_id=product_id)
     if product_id > MAX_PRODUCT_ID or request.path.rsplit("/", 1)[1] != str(product_id):
         abort(404)  # /p/007 is not /p/7: one page, one copy in nginx
-    return _send(storefront_cache.product_page(slug, product_id, lambda: _render_product(slug, product_id)))
+    return _send(storefront_cache.product_page(slug, product_id,
+                                               lambda session: _render_product(slug, product_id, session)))
 
 
-def _render_product(slug: str, product_id: int) -> str | None:
-    vendor = accounts.find(slug)
-    found = products.on_sale_one(vendor, product_id) if vendor is not None else None
+def _render_product(slug: str, product_id: int, session) -> str | None:
+    """The product's page read on ``session`` (the cache's fill passes the replica's when it may)."""
+    vendor = accounts.find(slug, session)
+    found = products.on_sale_one(vendor, product_id, session) if vendor is not None else None
     if found is None:
         return None
-    gallery = [photos.Cover.of(photo) for photo in photos.by_product([found.id], ready_only=True).get(found.id, [])]
+    shots = photos.by_product([found.id], ready_only=True, session=session).get(found.id, [])
     return render_template(
         "storefront/product.html", slug=vendor.slug, store_name=vendor.store_name, product=found,
-        gallery=gallery, reviews=reviews.shown_with(found), terms=pricing.Terms.of(vendor), quantities={},
+        gallery=[photos.Cover.of(photo) for photo in shots], reviews=reviews.shown_with(found, session=session),
+        terms=pricing.Terms.of(vendor), quantities={},
     )
 
 
@@ -222,18 +225,17 @@ def order_total(slug: str):
     (htmx swaps it in): goods, delivery, the cash fee and the total, from ``pricing``.
 
     Sessionless; what is short counts the visitor's own cart as theirs. Junk
-    quantities are left out and named in the fragment: never a 500.
+    quantities are left out and named in the fragment: never a 500. Read on the replica
+    unless the visitor's own last write (a cart change) is not there yet.
     """
-    _require_slug_shape(slug)
-    vendor = accounts.find(slug)
-    if vendor is None:
-        abort(404)
+    reading = replica.session()
+    vendor = _store_or_404(slug, reading)
     wanted, qty_errors, malformed = parse_quantities(request.args)
+    cart = carts.find(vendor, request.cookies.get(carts.COOKIE), reading)
     response = make_response(
         render_template(
             "storefront/_total.html",
-            quote=orders.quote(vendor, wanted, request.args.get("payment"),
-                               carts.find(vendor, request.cookies.get(carts.COOKIE))),
+            quote=orders.quote(vendor, wanted, request.args.get("payment"), cart, reading),
             unreadable=bool(qty_errors or malformed),
         )
     )
@@ -253,8 +255,10 @@ def _cart_path(vendor) -> str:
 
 @bp.get("/<slug>/cart")
 def cart(slug: str):
-    vendor = _store_or_404(slug)
-    return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE)))
+    """The visitor's cart, read on the replica unless their own last change is not there yet."""
+    reading = replica.session()
+    vendor = _store_or_404(slug, reading)
+    return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE), reading))
 
 
 @bp.post("/<slug>/cart")
@@ -281,9 +285,9 @@ def change_cart(slug: str):
     return _cart_fragment(vendor, current)
 
 
-def _store_or_404(slug: str):
+def _store_or_404(slug: str, session=None):
     _require_slug_shape(slug)
-    vendor = accounts.find(slug)
+    vendor = accounts.find(slug, session)
     if vendor is None:
         abort(404)
     return vendor
@@ -291,7 +295,8 @@ def _store_or_404(slug: str):
 
 def _cart_fragment(vendor, found, status: int = 200, error: str | None = None):
     response = make_response(
-        render_template("storefront/_cart.html", cart=carts.view(vendor, found), error=error,
+        # After a change (a POST), replica.session() is the primary's.
+        render_template("storefront/_cart.html", cart=carts.view(vendor, found, replica.session()), error=error,
                         slug=vendor.slug), status
     )
     if found is not None:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
-from .. import jobs
+from .. import jobs, replica
 from ..models import utcnow
 from ..ops import metrics
 from . import entries, replay, shared
@@ -35,20 +36,23 @@ def page(slug: str, load: Loader, render: Callable[[Storefront], str]) -> Page |
     into ten per process, and a change still shows within that fraction of a second.
     """
 
-    def fill() -> str | None:
+    def fill(_version: str | None) -> str | None:  # entries.storefront reads the version it stores under
         front = entries.storefront(slug, load) if current_app.config["STOREFRONT_CACHE"] else load(slug)
         return None if front is None else render(front)
 
     return _kept(slug, slug, fill)
 
 
-def product_page(slug: str, product_id: int, render: Callable[[], str | None]) -> Page | None:
-    """A product's page in ``slug``'s store, ``render()`` (None: no such product on sale),
+def product_page(slug: str, product_id: int, render: Callable[[Session], str | None]) -> Page | None:
+    """A product's page in ``slug``'s store, ``render(session)`` (None: no such product on sale),
     kept as the store page is: under the store's version, so any change to the store
-    outdates it. nginx's copy is refreshed with the store page's (``shared``)."""
+    outdates it. nginx's copy is refreshed with the store page's (``shared``).
 
-    def fill() -> str | None:
-        html = render()
+    ``render`` reads on the replica's session once the replica has replayed the change that
+    made that version (and the visitor's own last write), as the store page's fill does."""
+
+    def fill(version: str | None) -> str | None:
+        html = render(replica.session(at_least=entries.replayed_by(version)))
         if html is not None:
             entries.remember_product_page(slug, product_id)
         return html
@@ -56,11 +60,12 @@ def product_page(slug: str, product_id: int, render: Callable[[], str | None]) -
     return _kept(slug, f"{slug}{entries.PRODUCT_PAGE}{product_id}", fill)
 
 
-def _kept(slug: str, key: str, fill: Callable[[], str | None]) -> Page | None:
-    """The page kept under ``key`` in this process while ``slug``'s version stands, else ``fill()``."""
+def _kept(slug: str, key: str, fill: Callable[[str | None], str | None]) -> Page | None:
+    """The page kept under ``key`` in this process while ``slug``'s version stands, else
+    ``fill(version)``: the version it will be kept under (None: it will not be kept)."""
     config = current_app.config
     if not config["STOREFRONT_CACHE"]:
-        html = fill()
+        html = fill(None)
         return None if html is None else Page.from_html(html)
     pages = current_app.extensions[MEMO]
     trust = config["STOREFRONT_PAGE_TRUST_SECONDS"]
@@ -74,7 +79,7 @@ def _kept(slug: str, key: str, fill: Callable[[], str | None]) -> Page | None:
         replay.sent(key, found)
         return found
     metrics.cache_lookup("page", "miss")
-    html = fill()
+    html = fill(version)
     if html is None:
         return None
     found = Page.from_html(html)

@@ -84,10 +84,12 @@ def test_a_product_page_reads_only_what_shown_declares(app, monkeypatch):
     seen: set = set()
     real_find, real_one, real_reviews = accounts.find, products.on_sale_one, reviews.shown_with
     monkeypatch.setattr(accounts, "find", lambda slug, *session: Recorder(real_find(slug, *session), seen))
-    monkeypatch.setattr(products, "on_sale_one", lambda vendor, pid: Recorder(real_one(vendor, pid), seen))
-    monkeypatch.setattr(reviews, "shown_with", lambda product: [Recorder(r, seen) for r in real_reviews(product)])
+    monkeypatch.setattr(products, "on_sale_one",
+                        lambda vendor, pid, session: Recorder(real_one(vendor, pid, session), seen))
+    monkeypatch.setattr(reviews, "shown_with",
+                        lambda product, session: [Recorder(r, seen) for r in real_reviews(product, session=session)])
     with app.test_request_context(f"/order/ravi/p/{pickle}"):
-        html = _render_product("ravi", pickle)
+        html = _render_product("ravi", pickle, db.session)
     assert "Mango pickle" in html and "Lovely" in html
     assert {(Product, "price"), (Vendor, "store_name"), (Review, "text")} <= seen
     assert undeclared(seen) == []

@@ -6,7 +6,7 @@ stands is replaced to make it lag."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from config import database_url
 from dukaan import replica
@@ -187,3 +187,207 @@ def test_a_store_page_is_filled_from_the_replica_only_once_it_has_replayed_the_c
     seen.clear()
     assert "Lime pickle" in client.get("/order/ravi").get_data(as_text=True)
     assert not seen, "filled from a replica that has not replayed the change"
+
+
+# --- which reads move, and read-your-writes for each ----------------------------------------
+
+
+def on_primary(app) -> list[str]:
+    """The statements the primary's engine runs from now on."""
+    seen: list[str] = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *args: seen.append(statement))
+    return seen
+
+
+def replayed_up_to(monkeypatch, position: int) -> None:
+    """The replica answers, is not behind in time, and has replayed up to ``position``."""
+    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, position, 0.0))
+
+
+def written_by(client) -> int:
+    """The WAL position of the client's last write (its ``wal`` cookie)."""
+    return replica.lsn(client.get_cookie("wal").value)
+
+
+def read(seen: list[str], table: str) -> bool:
+    return any(f"FROM {table}" in statement for statement in seen)
+
+
+def test_a_request_that_writes_reads_the_primary(_schema, shop):
+    """A POST reads the primary even through a helper a page shares with it (the categories
+    list shown after moving one): what it reads may decide what it writes."""
+    app = replica_app(_schema)
+    with app.test_request_context("/dashboard/categories", method="POST"):
+        assert replica.session() is db.session
+    with app.test_request_context("/dashboard/categories"):
+        assert replica.session() is not db.session
+    seen = on_replica(app)
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login()
+    for name in ("Pickles", "Snacks"):
+        assert auth.post("/dashboard/categories", {"name": name}).status_code == 303
+    assert read(seen, "categories"), "the page read its list on the replica"
+    with app.app_context():
+        from dukaan.models import Category
+
+        snacks = db.session.scalar(select(Category.id).where(Category.name == "Snacks"))
+    seen.clear()
+    response = auth.post(f"/dashboard/categories/{snacks}/move", {"direction": "up"}, htmx=True)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.index("Snacks") < html.index("Pickles")
+    assert not read(seen, "categories"), "a request that wrote read on the replica"
+
+
+def _review(app, order_id: int) -> int:
+    from dukaan.models import OrderLine, Review
+
+    with app.app_context():
+        line = db.session.scalar(select(OrderLine).where(OrderLine.order_id == order_id))
+        review = Review(vendor_id=line.order.vendor_id, order_line_id=line.id, product_id=line.product_id,
+                        rating=4, text="Tangy")
+        db.session.add(review)
+        db.session.commit()
+        return review.id
+
+
+def _add_product(auth, shop):
+    return auth.post("/dashboard/products", {"name": "Lime pickle", "price": "85.50", "stock": "12"})
+
+
+def _add_category(auth, shop):
+    return auth.post("/dashboard/categories", {"name": "Pickles"})
+
+
+def _hide_review(auth, shop):
+    return auth.post(f"/dashboard/reviews/{shop['review']}/visibility", {"hidden": "yes"})
+
+
+def _confirm(auth, shop):
+    return auth.post(f"/dashboard/orders/{shop['order']}/status", {"status": "confirmed"})
+
+
+HX_POLL = {"headers": {"HX-Request": "true"}, "query_string": {"state": "0" * 16, "seen": "1"}}
+
+DASHBOARD_LISTS = {
+    "products": ("/dashboard/products", {}, _add_product, "Lime pickle", "products"),
+    "categories": ("/dashboard/categories", {}, _add_category, "Pickles", "categories"),
+    "reviews": ("/dashboard/reviews", {}, _hide_review, 'class="hidden-review"', "reviews"),
+    "orders filtered": ("/dashboard/orders?status=confirmed", {}, _confirm, 'class="status-confirmed', "orders"),
+    "orders poll": ("/dashboard/orders", HX_POLL, _confirm, 'class="status-confirmed', "orders"),
+    "orders export": ("/dashboard/orders.csv", {}, _confirm, ",confirmed,", "orders"),
+}
+
+
+@pytest.mark.parametrize("name", DASHBOARD_LISTS)
+def test_dashboard_lists_read_the_replica_and_the_vendor_sees_their_own_change(_schema, shop, monkeypatch, name):
+    path, asked, write, shows, table = DASHBOARD_LISTS[name]
+    app = replica_app(_schema)
+    shop["review"] = _review(app, shop["order"])
+    seen, primary = on_replica(app), on_primary(app)
+    writer, other = app.test_client(), app.test_client()
+    auth = AuthActions(writer)
+    auth.login()
+    AuthActions(other).login()
+    other.delete_cookie("wal")  # another device of the vendor's, whose last write is older
+    assert other.get(path, **asked).status_code == 200
+    assert read(seen, table), f"{path} was not read on a current replica"
+    assert write(auth, shop).status_code == 303
+    replayed_up_to(monkeypatch, written_by(writer) - 1)
+    seen.clear(), primary.clear()
+    response = writer.get(path, **asked)
+    assert response.status_code == 200 and shows in response.get_data(as_text=True)
+    assert not seen, "the writer read a replica that has not replayed their write"
+    assert read(primary, table), "the writer's read went to the primary"
+    assert other.get(path, **asked).status_code == 200
+    assert read(seen, table), "others still read the replica"
+
+
+def test_a_product_page_is_filled_from_the_replica_only_once_it_has_replayed_the_change(_schema, shop, monkeypatch):
+    """The product page's fill follows the store page's rule: never kept from a replica that
+    has not replayed the change behind the version it is kept under."""
+    from dukaan.models import Product
+    from dukaan.storefront_cache import entries
+
+    app = replica_app(_schema)
+    seen = on_replica(app)
+    client = app.test_client()
+    path = f"/order/ravi/p/{shop['product']}"
+    assert "Mango pickle" in client.get(path).get_data(as_text=True)
+    assert read(seen, "products") and read(seen, "reviews"), "a current replica fills the page"
+
+    def rename(name: str) -> int:
+        with app.app_context():
+            db.session.get(Product, shop["product"]).name = name
+            db.session.commit()
+            return entries.replayed_by(entries.current_version("ravi"))
+
+    changed = rename("Lime pickle")
+    replayed_up_to(monkeypatch, changed - 1)
+    seen.clear()
+    assert "Lime pickle" in client.get(path).get_data(as_text=True)
+    assert not seen, "filled from a replica that has not replayed the change"
+    changed = rename("Lemon pickle")
+    replayed_up_to(monkeypatch, changed)
+    seen.clear()
+    assert "Lemon pickle" in client.get(path).get_data(as_text=True)
+    assert read(seen, "products"), "once replayed, the replica fills it again"
+
+
+ORDER_FORM = {"name": "Meera Joshi", "phone": "9876543210", "address": "12 MG Road, Pune"}
+
+
+def test_the_order_page_and_its_poll_read_the_replica_but_the_customer_sees_their_own_change(
+        _schema, shop, monkeypatch):
+    app = replica_app(_schema)
+    seen, primary = on_replica(app), on_primary(app)
+    customer, other = app.test_client(), app.test_client()
+    placed = customer.post("/order/ravi", data={**ORDER_FORM, f"qty-{shop['product']}": "2"})
+    assert placed.status_code == 303
+    page = placed.headers["Location"]
+    replayed_up_to(monkeypatch, written_by(customer) - 1)
+    seen.clear(), primary.clear()
+    html = customer.get(page).get_data(as_text=True)
+    assert "Meera Joshi" in html and 'class="status-placed"' in html
+    assert not seen and read(primary, "orders"), "the customer's own order is read on the primary"
+    assert other.get(page).status_code == 200
+    assert read(seen, "orders") and read(seen, "reviews"), "another reader's page is read on the replica"
+    seen.clear()
+    poll = other.get(page, query_string={"state": "0" * 16}, headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and read(seen, "orders"), "the poll is read on the replica"
+
+    assert customer.post(f"{page}/cancel").status_code == 303
+    replayed_up_to(monkeypatch, written_by(customer) - 1)
+    seen.clear()
+    poll = customer.get(page, query_string={"state": "0" * 16}, headers={"HX-Request": "true"})
+    assert 'class="status-cancelled"' in poll.get_data(as_text=True)
+    assert not seen, "the customer's poll read a replica that has not replayed their cancellation"
+
+
+def test_the_cart_and_the_running_total_read_the_replica_unless_the_visitor_just_changed_the_cart(
+        _schema, shop, monkeypatch):
+    app = replica_app(_schema)
+    seen, primary = on_replica(app), on_primary(app)
+    shopper, other = app.test_client(), app.test_client()
+    total = f"/order/ravi/total?qty-{shop['product']}=3"
+    assert other.post("/order/ravi/cart", data={"product_id": str(shop["product"]), "quantity": "1"}).status_code == 200
+    other.delete_cookie("wal")  # their change was long ago
+    seen.clear()
+    assert "Mango pickle" in other.get("/order/ravi/cart").get_data(as_text=True)
+    assert read(seen, "carts") and read(seen, "products"), "the cart is read on the replica"
+    seen.clear()
+    assert "₹360.00" in other.get(total).get_data(as_text=True)
+    assert read(seen, "products") and read(seen, "cart_lines"), "the total is read on the replica"
+
+    added = shopper.post("/order/ravi/cart", data={"product_id": str(shop["product"]), "quantity": "2"})
+    assert added.status_code == 200
+    replayed_up_to(monkeypatch, written_by(shopper) - 1)
+    seen.clear(), primary.clear()
+    cart = shopper.get("/order/ravi/cart").get_data(as_text=True)
+    assert f'data-product="{shop["product"]}" data-quantity="2"' in cart
+    assert "₹360.00" in shopper.get(total).get_data(as_text=True)
+    assert not seen, "the shopper read a replica that has not replayed their cart change"
+    assert read(primary, "carts") and read(primary, "cart_lines")
