@@ -31,8 +31,10 @@ import json
 import os
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +124,34 @@ def only_read(primary: Counts, keys: list[tuple[str, str]], locked: frozenset[st
     return set(primary) - reached
 
 
+def statements() -> dict[str, float]:
+    """The statements the stack's app servers sent so far ("primary read", "replica read", …),
+    summed over them, from their ``/metrics`` (``dukaan_db_statements_total``)."""
+    counted: dict[str, float] = {}
+    for port in os.environ.get("STACK_APP_PORTS", "8001 8002").split():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+                page = response.read().decode()
+        except OSError as error:
+            print(f"loadtest: the app on port {port} gave no metrics ({error}); its statements are not counted")
+            continue
+        for family in text_string_to_metric_families(page):
+            if family.name == "dukaan_db_statements":
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        key = f"{sample.labels['server']} {sample.labels['kind']}"
+                        counted[key] = counted.get(key, 0.0) + sample.value
+    return counted
+
+
+def statements_report(now: dict[str, float], before: dict[str, float]) -> str:
+    ran = {key: int(value - before.get(key, 0.0)) for key, value in now.items()}
+    primary, replica = ran.get("primary read", 0), ran.get("replica read", 0)
+    return (f"read statements during the run (the app's count): primary {primary:,}, replica {replica:,} "
+            f"(the primary's share {share(primary, replica):.1%}); writes and locking reads on the primary "
+            f"{ran.get('primary write', 0):,}")
+
+
 def share(part: int, rest: int) -> float:
     return part / max(1, part + rest)
 
@@ -162,7 +192,8 @@ def main() -> int:
             conn.close()
             engine.dispose()
             path.write_text(json.dumps({"last_order": last, "stock": {str(k): v[1] for k, v in stock.items()},
-                                        "tables": settled_tables() if replica else {}}))
+                                        "tables": settled_tables() if replica else {},
+                                        "statements": statements()}))
             return 0
         before = json.loads(path.read_text())
         ordered = {row.product_id: row.units for row in conn.execute(
@@ -178,6 +209,7 @@ def main() -> int:
             problems.append(f"{name}: stock went from {was} to {now} but {units} units were ordered")
     print(f"loadtest: {orders} orders placed, {sum(ordered.values())} units; "
           f"{sum(1 for _, s in stock.values() if s == 0)} of {len(stock)} products sold out")
+    print(f"loadtest: {statements_report(statements(), before.get('statements', {}))}")
     if "replica" in counted:
         was = before.get("tables", {})
         ran = {server: during(now, was.get(server, {})) for server, now in counted.items()}

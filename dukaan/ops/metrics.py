@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -56,6 +57,12 @@ CACHE = Counter(
     "store's entry in Redis; api_products: a process's API product pages) and result (hit, miss, "
     "error: the cache did not answer).",
     ["layer", "result"],
+)
+STATEMENTS = Counter(
+    "dukaan_db_statements_total",
+    "SQL statements the app sent, by server (primary, replica) and kind (read: a SELECT that "
+    "locks nothing; write: anything else, locking reads included).",
+    ["server", "kind"],
 )
 ORDERS = Counter("dukaan_orders_placed_total", "Orders placed (a retried order found again is not counted).")
 DB_IN_USE = Gauge(
@@ -112,6 +119,49 @@ def watch_pools() -> None:
     if not event.contains(Pool, "checkout", _checked_out):
         event.listen(Pool, "checkout", _checked_out)
         event.listen(Pool, "checkin", _checked_in)
+
+
+# --- the statements each server runs ----------------------------------------------
+
+# A read: a SELECT (or a WITH that ends in one) that writes and locks nothing.
+_READ = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
+_NOT_READ = re.compile(r"\bFOR\s+(NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b|\b(INSERT|UPDATE|DELETE)\b",
+                       re.IGNORECASE)
+# The app's statements are a few hundred texts: each is classified once.
+_kinds: dict[str, str] = {}
+
+
+def statement_kind(statement: str) -> str:
+    """"read" or "write" (see ``STATEMENTS``)."""
+    kind = _kinds.get(statement)
+    if kind is None:
+        kind = "read" if _READ.match(statement) and not _NOT_READ.search(statement) else "write"
+        if len(_kinds) < 10_000:
+            _kinds[statement] = kind
+    return kind
+
+
+class _StatementCounter:
+    """An engine's ``before_cursor_execute`` listener: counts its statements for ``server``."""
+
+    def __init__(self, server: str) -> None:
+        self.counters = {kind: STATEMENTS.labels(server, kind) for kind in ("read", "write")}
+
+    def __call__(self, _conn, _cursor, statement, *_args) -> None:
+        self.counters[statement_kind(statement)].inc()
+
+
+def count_statements(app: Flask) -> None:
+    """Count the statements of each of ``app``'s engines: the replica's as the replica's, the
+    rest (the primary's, the order numbers' side connection) as the primary's."""
+    from ..extensions import db
+
+    with app.app_context():
+        engines = dict(db.engines)
+    for bind, engine in engines.items():
+        if not any(isinstance(fn, _StatementCounter) for fn in engine.dispatch.before_cursor_execute):
+            server = "replica" if bind == "replica" else "primary"
+            event.listen(engine, "before_cursor_execute", _StatementCounter(server))
 
 
 # --- what the database says at scrape time -----------------------------------------
@@ -198,8 +248,10 @@ def client_allowed(address: str | None, networks) -> bool:
 
 
 def register(app: Flask) -> None:
-    """``/metrics``, and the pool watch."""
+    """``/metrics``, the pool watch and, while requests are observed, the statements counted."""
     watch_pools()
+    if app.config.get("OBSERVE_REQUESTS", True):
+        count_statements(app)
     networks = allowed_networks(app.config["METRICS_ALLOWED_NETWORKS"])
 
     @app.get("/metrics")

@@ -1,7 +1,7 @@
 """The load test's split of table scans: which tables' scans on the primary count as reads only,
 and the range it gives for the primary's share of read scans."""
 
-from scripts.loadtest_check import during, only_read, split_report
+from scripts.loadtest_check import during, only_read, split_report, statements_report
 
 # (the table whose foreign key it is, the table it points to), as in the app's schema
 KEYS = [("products", "categories"), ("products", "vendors"), ("orders", "vendors"), ("order_lines", "orders"),
@@ -47,3 +47,11 @@ def test_the_read_share_is_a_range_from_the_certain_reads_to_every_scan():
 def test_the_run_counts_from_the_snapshot():
     assert during({"orders": [12, 3, 1, 0], "new": [2, 1, 0, 0]}, {"orders": [10, 1, 1, 0]}) == {
         "orders": [2, 2, 0, 0], "new": [2, 1, 0, 0]}
+
+
+def test_the_statement_split_is_of_the_run_alone():
+    before = {"primary read": 50.0, "replica read": 100.0, "primary write": 10.0}
+    now = {"primary read": 150.0, "replica read": 1000.0, "primary write": 80.0}
+    line = statements_report(now, before)
+    assert "primary 100, replica 900 (the primary's share 10.0%)" in line
+    assert "on the primary 70" in line

@@ -176,3 +176,21 @@ def test_gunicorn_writes_its_own_lines_as_json(monkeypatch, tmp_path):
     assert "ValueError: worker failed" in lines[1]["exc_info"] and lines[0]["time"].endswith("+00:00")
     for handler in logger.error_log.handlers:
         handler.close()
+
+
+@pytest.mark.parametrize(("statement", "kind"), [
+    ("SELECT products.id FROM products WHERE products.vendor_id = %(vendor_id)s", "read"),
+    ("  select updated_at, deleted from orders", "read"),
+    ("WITH held AS (SELECT 1) SELECT * FROM held", "read"),
+    ("SELECT pg_last_wal_replay_lsn()", "read"),
+    ("SELECT id FROM products WHERE id = ANY(%(ids)s) FOR UPDATE", "write"),
+    ("SELECT id FROM vendors WHERE id = 1 FOR NO KEY UPDATE", "write"),
+    ("SELECT id FROM outbox FOR UPDATE SKIP LOCKED", "write"),
+    ("SELECT 1 FROM carts FOR SHARE", "write"),
+    ("WITH gone AS (DELETE FROM cart_lines RETURNING 1) SELECT count(*) FROM gone", "write"),
+    ("UPDATE products SET stock = stock - 1", "write"),
+    ("INSERT INTO orders (ref) VALUES (%(ref)s) RETURNING orders.id", "write"),
+    ("BEGIN", "write"),
+])
+def test_a_statement_is_a_read_only_when_it_writes_and_locks_nothing(statement, kind):
+    assert metrics.statement_kind(statement) == kind

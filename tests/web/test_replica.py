@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from config import database_url
 from dukaan import replica
 from dukaan.extensions import db
-from helpers import AuthActions, make_app, make_product, make_vendor, place
+from helpers import AuthActions, csrf_token, make_app, make_product, make_vendor, place
 
 pytestmark = pytest.mark.postgres
 
@@ -391,3 +391,25 @@ def test_the_cart_and_the_running_total_read_the_replica_unless_the_visitor_just
     assert "₹360.00" in shopper.get(total).get_data(as_text=True)
     assert not seen, "the shopper read a replica that has not replayed their cart change"
     assert read(primary, "carts") and read(primary, "cart_lines")
+
+
+def test_each_servers_reads_and_writes_are_counted(_schema, shop):
+    from prometheus_client import REGISTRY
+
+    def counted() -> dict[tuple[str, str], float]:
+        return {(server, kind): REGISTRY.get_sample_value("dukaan_db_statements_total",
+                                                          {"server": server, "kind": kind}) or 0.0
+                for server in ("primary", "replica") for kind in ("read", "write")}
+
+    app = replica_app(_schema)
+    client = app.test_client()
+    AuthActions(client).login()
+    before = counted()
+    assert client.get("/dashboard/orders").status_code == 200
+    after = counted()
+    assert after[("replica", "read")] > before[("replica", "read")]
+    assert after[("replica", "write")] == before[("replica", "write")]
+    before = counted()
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/dashboard/orders")}).status_code in (302, 303)
+    after = counted()
+    assert after[("primary", "write")] > before[("primary", "write")]
