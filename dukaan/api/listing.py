@@ -28,6 +28,7 @@ from urllib.parse import urljoin
 from flask import current_app, request
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload
+from werkzeug.http import quote_etag
 
 from .. import accounts, inventory, photos, products, replica
 from ..models import Product, Vendor
@@ -60,13 +61,12 @@ class Query:
 
 @dataclass(frozen=True)
 class Listed:
-    """One page of the list as sent: the JSON body, its ETag, how many match in all, and its
-    ``Link`` header (the other pages of the same request)."""
+    """One page of the list as sent: the JSON body, its ETag, and every header of its own
+    (``ETag``, ``X-Total-Count``, ``Link``...), made once with the page."""
 
     body: bytes
     etag: str
-    total: int
-    links: str
+    headers: tuple[tuple[str, str], ...]
 
 
 def free_units():
@@ -112,8 +112,17 @@ def _load(slug: str, vendor: Vendor, query: Query, session) -> Listed:
     } for product, free in rows]
     body = json.dumps({"items": items, "page": query.page, "per_page": query.per_page, "total": total},
                       separators=(",", ":"), ensure_ascii=False).encode()
-    return Listed(body, hashlib.blake2b(body, digest_size=16).hexdigest(), total,
-                  paging.links("api.products", query.page, query.per_page, total, slug=slug))
+    etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    return Listed(body, etag, (
+        # In the order the response has always had them (Werkzeug sets the length again).
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("ETag", quote_etag(etag)),
+        # Apps revalidate every time and get a 304 while nothing changed.
+        ("Cache-Control", "no-cache"),
+        ("X-Total-Count", str(total)),
+        ("Link", paging.links("api.products", query.page, query.per_page, total, slug=slug)),
+    ))
 
 
 def _photo(photo) -> dict:
