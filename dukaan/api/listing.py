@@ -193,10 +193,13 @@ def kept(slug: str) -> Listed | None:
     memo: _Memo = current_app.extensions[MEMO]
     found = memo.get(_request_key(slug), current_app.config["API_PRODUCTS_TRUST_SECONDS"])
     # Only a request answered before asks for the version: a new or a bad one asks nothing more.
-    if found is None or found[0] != _version(slug):
+    if found is None:
+        return None
+    version, listed = found
+    if version != _version(slug):
         return None
     metrics.cache_lookup("api_products", "hit")
-    return found[1]
+    return listed
 
 
 def listing(slug: str, query: Query) -> Listed | None:

@@ -33,6 +33,7 @@ def products(slug: str, query: dict):
     Only what the store has on sale, sold-out products included (`available`
     false, `stock` 0). Lists are fresh within a second of any change.
     """
+    # A repeat of a request sent before does not get here: ``kept_products`` answers it.
     asked = listing.Query(**query)
     if asked.min_price is not None and asked.max_price is not None and asked.min_price > asked.max_price:
         raise HTTPError(422, "min_price is above max_price.",
