@@ -7,6 +7,11 @@ under an older version is never sent again. The exact number of units free
 (``stock``) moves more often than that: a kept page is trusted for at most
 ``API_PRODUCTS_TRUST_SECONDS`` (0.5 s) before it is read again, so a list is
 never more than that behind the stock and at once in step with the rest.
+
+A page is kept as it was sent, under the request as it was written (the store
+slug, the query string, the host): a repeat of that request is answered from
+it before its query is parsed again (``kept``). Only a query that passed
+validation is ever read (``listing``), so only a good one is ever kept.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from urllib.parse import urljoin
 from flask import current_app, request
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload
+from werkzeug.http import quote_etag
 
 from .. import accounts, inventory, photos, products, replica
 from ..models import Product, Vendor
 from ..ops import metrics
 from ..storefront_cache import entries
+from . import paging
 
 MEMO = "dukaan.api_product_pages"
 SORTS = {
@@ -54,11 +61,12 @@ class Query:
 
 @dataclass(frozen=True)
 class Listed:
-    """One page of the list as sent: the JSON body, its ETag, and how many match in all."""
+    """One page of the list as sent: the JSON body, its ETag, and every header of its own
+    (``ETag``, ``X-Total-Count``, ``Link``...), made once with the page."""
 
     body: bytes
     etag: str
-    total: int
+    headers: tuple[tuple[str, str], ...]
 
 
 def free_units():
@@ -85,7 +93,7 @@ def _filtered(vendor: Vendor, query: Query) -> Select:
     return found
 
 
-def _load(vendor: Vendor, query: Query, session) -> Listed:
+def _load(slug: str, vendor: Vendor, query: Query, session) -> Listed:
     found = _filtered(vendor, query)
     total = session.scalar(select(func.count()).select_from(found.subquery())) or 0
     rows = session.execute(
@@ -104,7 +112,17 @@ def _load(vendor: Vendor, query: Query, session) -> Listed:
     } for product, free in rows]
     body = json.dumps({"items": items, "page": query.page, "per_page": query.per_page, "total": total},
                       separators=(",", ":"), ensure_ascii=False).encode()
-    return Listed(body, hashlib.blake2b(body, digest_size=16).hexdigest(), total)
+    etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    return Listed(body, etag, (
+        # In the order the response has always had them (Werkzeug sets the length again).
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("ETag", quote_etag(etag)),
+        # Apps revalidate every time and get a 304 while nothing changed.
+        ("Cache-Control", "no-cache"),
+        ("X-Total-Count", str(total)),
+        ("Link", paging.links("api.products", query.page, query.per_page, total, slug=slug)),
+    ))
 
 
 def _photo(photo) -> dict:
@@ -115,7 +133,7 @@ def _photo(photo) -> dict:
 
 
 class _Memo:
-    """Pages by (store, query), each with the store version it was read under and when;
+    """Pages by request (``_request_key``), each with the store version it was read under and when;
     the least recently used go first past ``size``."""
 
     def __init__(self, size: int) -> None:
@@ -123,13 +141,14 @@ class _Memo:
         self._pages: OrderedDict[tuple, tuple[str, Listed, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, version: str, seconds: float) -> Listed | None:
+    def get(self, key: tuple, seconds: float) -> tuple[str, Listed] | None:
+        """The version a page was read under and the page, if it was read less than ``seconds`` ago."""
         with self._lock:
             kept = self._pages.get(key)
-            if kept is None or kept[0] != version or time.monotonic() - kept[2] >= seconds:
+            if kept is None or time.monotonic() - kept[2] >= seconds:
                 return None
             self._pages.move_to_end(key)
-            return kept[1]
+            return kept[0], kept[1]
 
     def put(self, key: tuple, version: str, listed: Listed, read_at: float) -> None:
         with self._lock:
@@ -151,29 +170,52 @@ def store(slug: str) -> Vendor | None:
     return accounts.find(slug)
 
 
-def listing(slug: str, query: Query) -> Listed | None:
-    """One page of ``slug``'s products on sale; None if there is no such store."""
-    slug = slug.lower()
-    trust = current_app.config["API_PRODUCTS_TRUST_SECONDS"]
+def _version(slug: str) -> str | None:
+    """The store's version to keep its pages under; None when pages are not kept."""
+    if not (current_app.config["API_PRODUCTS_TRUST_SECONDS"] and current_app.config["STOREFRONT_CACHE"]):
+        return None
+    # The version as this process confirmed it within the store page's trust window (0.1 s):
+    # a list hit then asks nothing of the cache, as a store page hit does.
+    return entries.current_version(slug.lower(), trust=current_app.config["STOREFRONT_PAGE_TRUST_SECONDS"])
+
+
+def _request_key(slug: str) -> tuple:
+    # The slug as written (the Link header repeats it) and the query string as sent: the same
+    # bytes are the same query, valid or not. Photo URLs and links name the host asked: its
+    # scheme, host and root path (what ``request.host_url`` is made of, for less).
+    return slug, request.query_string, request.scheme, request.host, request.root_path
+
+
+def kept(slug: str) -> Listed | None:
+    """The page this process sent for this same request (slug, query string and host as
+    written), while the store is at the version it was read under and for at most
+    ``API_PRODUCTS_TRUST_SECONDS``; else None."""
     memo: _Memo = current_app.extensions[MEMO]
-    key = (slug, query, request.host_url)  # photo URLs name the host asked
-    # The store's version as this process confirmed it within the store page's trust window
-    # (0.1 s): a list hit then asks nothing of the cache, as a store page hit does.
-    version = (entries.current_version(slug, trust=current_app.config["STOREFRONT_PAGE_TRUST_SECONDS"])
-               if trust and current_app.config["STOREFRONT_CACHE"] else None)
-    if version is not None and (kept := memo.get(key, version, trust)) is not None:
-        metrics.cache_lookup("api_products", "hit")
-        return kept
+    found = memo.get(_request_key(slug), current_app.config["API_PRODUCTS_TRUST_SECONDS"])
+    # Only a request answered before asks for the version: a new or a bad one asks nothing more.
+    if found is None:
+        return None
+    version, listed = found
+    if version != _version(slug):
+        return None
+    metrics.cache_lookup("api_products", "hit")
+    return listed
+
+
+def listing(slug: str, query: Query) -> Listed | None:
+    """One page of ``slug``'s products on sale, read now and kept for ``kept`` (``query``
+    must be this request's, validated); None if there is no such store."""
     metrics.cache_lookup("api_products", "miss")
+    version = _version(slug)
     read_at = time.monotonic()
     vendor = store(slug)
     if vendor is None:
         return None
     # A read that may be a moment old: the replica's once it has replayed the change that
     # made this version (and the caller's own last write).
-    listed = _load(vendor, query, replica.session(at_least=entries.replayed_by(version)))
+    listed = _load(slug, vendor, query, replica.session(at_least=entries.replayed_by(version)))
     if version is not None:
         # Kept under the version read before the database: a change committed meanwhile
         # has moved the version on, and this page is not sent again.
-        memo.put(key, version, listed, read_at)
+        current_app.extensions[MEMO].put(_request_key(slug), version, listed, read_at)
     return listed

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from apiflask.exceptions import HTTPError
-from flask import make_response, request
+from flask import current_app, request
 
-from . import bp, listing, paging
+from . import bp, listing
 from .schemas import ListHeaders, ProductPage, ProductsQuery, StoreOut
 
 NO_STORE = "There is no store at this link."
@@ -33,6 +33,7 @@ def products(slug: str, query: dict):
     Only what the store has on sale, sold-out products included (`available`
     false, `stock` 0). Lists are fresh within a second of any change.
     """
+    # A repeat of a request sent before does not get here: ``kept_products`` answers it.
     asked = listing.Query(**query)
     if asked.min_price is not None and asked.max_price is not None and asked.min_price > asked.max_price:
         raise HTTPError(422, "min_price is above max_price.",
@@ -40,14 +41,24 @@ def products(slug: str, query: dict):
     listed = listing.listing(slug, asked)
     if listed is None:
         raise HTTPError(404, NO_STORE)
+    return _sent(listed)
+
+
+@bp.before_request
+def kept_products():
+    """A repeat of a product list this process sent (the same slug, query string and host) is
+    answered from the page it kept, before the view: its query was validated when it was
+    first sent, and is not parsed again (``listing.kept``). Anything else goes to the view."""
+    # GET only: OPTIONS has Flask's own answer, and a HEAD may go the long way.
+    if (request.endpoint == "api.products" and request.method == "GET"
+            and (listed := listing.kept(request.view_args["slug"]))):
+        return _sent(listed)
+    return None
+
+
+def _sent(listed: listing.Listed):
+    """``listed`` as the response, or a 304 when the app has it already (If-None-Match)."""
     # Weak comparison, as If-None-Match asks: nginx makes the ETag weak when it gzips the list.
     unchanged = request.if_none_match.contains_weak(listed.etag)
-    response = make_response(b"" if unchanged else listed.body, 304 if unchanged else 200)
-    response.mimetype = "application/json"
-    response.set_etag(listed.etag)
-    # Apps revalidate every time and get a 304 while nothing changed.
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Total-Count"] = str(listed.total)
-    response.headers["Link"] = paging.links("api.products", asked.page, asked.per_page, listed.total, slug=slug)
-    return response
-
+    return current_app.response_class(b"" if unchanged else listed.body, 304 if unchanged else 200,
+                                      listed.headers)

@@ -258,3 +258,103 @@ def test_within_the_trust_window_a_list_asks_nothing_of_the_cache(app, client, m
         db.session.get(Product, product_id).name = "Lime pickle"
         db.session.commit()
     assert client.get(path).get_json()["items"][0]["name"] == "Lime pickle"
+
+
+# --- a repeat answered from the page kept for it ---------------------------------------
+
+
+@pytest.fixture
+def keeping(app):
+    """Lists kept for a minute, so that every repeat below is answered from its kept page
+    however slow the run (the production window is half a second)."""
+    app.config.update(API_PRODUCTS_TRUST_SECONDS=60)
+    return app
+
+
+@pytest.fixture
+def validations(monkeypatch):
+    """The query strings the product list's schema has validated."""
+    from dukaan.api.schemas import ProductsQuery
+
+    validated = []
+    real_load = ProductsQuery.load
+
+    def counted(self, data, *args, **kwargs):
+        validated.append(dict(data))
+        return real_load(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(ProductsQuery, "load", counted)
+    return validated
+
+
+def own_headers(response):
+    return [(name, value) for name, value in response.headers.items() if name != "X-Request-ID"]
+
+
+def test_a_repeat_is_sent_as_kept_without_its_query_parsed_again(keeping, client, shop, validations):
+    first = client.get(f"{LIST}?sort=name&per_page=2")
+    assert first.status_code == 200 and len(validations) == 1
+    again = client.get(f"{LIST}?sort=name&per_page=2")
+    assert len(validations) == 1
+    assert again.status_code == 200
+    assert again.data == first.data and own_headers(again) == own_headers(first)
+    # A 304 from the same kept page.
+    unchanged = client.get(f"{LIST}?sort=name&per_page=2", headers={"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    assert unchanged.headers["ETag"] == first.headers["ETag"]
+    assert unchanged.headers["Link"] == first.headers["Link"]
+    assert len(validations) == 1
+
+
+def test_another_query_string_slug_or_host_is_not_sent_the_kept_page(keeping, client, shop):
+    by_name = client.get(f"{LIST}?sort=name&per_page=2")
+    by_price = client.get(f"{LIST}?sort=price&per_page=2")
+    assert names(by_name) == ["Coconut chutney 50%_off", "Mango pickle"]
+    assert names(by_price) == ["Urad papad", "Coconut chutney 50%_off"]
+    # The same list with a parameter it ignores: the same body, and links that keep it.
+    extra = client.get(f"{LIST}?sort=name&per_page=2&utm=app")
+    assert extra.data == by_name.data
+    assert "utm=app" in extra.headers["Link"] and "utm=app" not in by_name.headers["Link"]
+    # Links repeat the slug as written and name the host asked.
+    upper = client.get("/api/v1/stores/RAVI/products?sort=name&per_page=2")
+    assert upper.data == by_name.data and "/stores/RAVI/products?" in upper.headers["Link"]
+    elsewhere = client.get(f"{LIST}?sort=name&per_page=2", headers={"Host": "shop.example"})
+    assert "<http://shop.example/api/v1/stores/ravi/products?" in elsewhere.headers["Link"]
+    assert "<http://localhost/" in client.get(f"{LIST}?sort=name&per_page=2").headers["Link"]
+
+
+def test_a_change_the_store_page_shows_is_sent_at_once_to_a_repeat(keeping, client, shop, validations):
+    first = client.get(LIST)
+    with keeping.app_context():
+        db.session.get(Product, shop["pickle"]).name = "Lime pickle"
+        db.session.commit()
+    changed = client.get(LIST, headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200
+    assert names(changed)[0] == "Lime pickle" and changed.headers["ETag"] != first.headers["ETag"]
+    assert len(validations) == 2  # read again, its query validated again
+
+
+@pytest.mark.parametrize("query", ["per_page=0", "page=-1", "min_price=abc", "sort=bogus", "q=",
+                                   "min_price=100&max_price=50", "sort=name&per_page=0"])
+def test_a_bad_query_is_never_kept(keeping, client, shop, validations, query):
+    assert client.get(f"{LIST}?sort=name").status_code == 200  # a good one is kept meanwhile
+    first = client.get(f"{LIST}?{query}")
+    again = client.get(f"{LIST}?{query}")
+    assert first.status_code == again.status_code == 422
+    assert first.json == again.json and "detail" in again.json
+    assert len(validations) == 3  # validated every time
+
+
+def test_an_unknown_store_is_never_kept(keeping, client, shop, validations):
+    assert client.get("/api/v1/stores/nobody/products").status_code == 404
+    assert client.get("/api/v1/stores/nobody/products").status_code == 404
+    assert len(validations) == 2
+
+
+def test_options_on_a_kept_list_is_answered_as_before(keeping, client, shop):
+    client.get(LIST)
+    response = client.open(LIST, method="OPTIONS")
+    assert response.status_code == 200 and response.data == b""
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    head = client.head(LIST)
+    assert head.status_code == 200 and head.headers["ETag"] == client.get(LIST).headers["ETag"]
