@@ -33,7 +33,7 @@ from werkzeug.http import quote_etag
 from .. import accounts, inventory, photos, products, replica
 from ..models import Product, Vendor
 from ..ops import metrics
-from ..storefront_cache import entries
+from ..storefront_cache import entries, replay
 from . import paging
 
 MEMO = "dukaan.api_product_pages"
@@ -199,6 +199,7 @@ def kept(slug: str) -> Listed | None:
     if version != _version(slug):
         return None
     metrics.cache_lookup("api_products", "hit")
+    _replayable(slug, version, listed)
     return listed
 
 
@@ -218,4 +219,22 @@ def listing(slug: str, query: Query) -> Listed | None:
         # Kept under the version read before the database: a change committed meanwhile
         # has moved the version on, and this page is not sent again.
         current_app.extensions[MEMO].put(_request_key(slug), version, listed, read_at)
+        _replayable(slug, version, listed)
     return listed
+
+
+def _replayable(slug: str, version: str, listed: Listed) -> None:
+    """The same request may have ``listed`` again without Flask (``storefront_cache.replay``) while
+    ``kept`` would send it: kept for this request within the list's trust window, and the store's
+    version confirmed by this process within the store page's."""
+    memo: _Memo = current_app.extensions[MEMO]
+    config = current_app.config
+    key = _request_key(slug)
+    confirmed = entries.confirmed_lately(slug.lower())
+
+    def still_current() -> bool:
+        found = memo.get(key, config["API_PRODUCTS_TRUST_SECONDS"])
+        return (found is not None and found[1] is listed
+                and confirmed(version, config["STOREFRONT_PAGE_TRUST_SECONDS"]))
+
+    replay.allow("api_products", still_current)

@@ -2,7 +2,8 @@
 
 1. nginx keeps each store page (``shared``), refreshed by a job after a change.
 2. Each process keeps the pages it rendered (``memo``), under the store's version,
-   and sends a page it has just sent again before Flask is asked (``replay``).
+   and sends a page (or an API list) it has just sent again before Flask is asked
+   (``replay``).
 3. Redis keeps each store's catalogue entry and version (``entries``).
 4. ``shown`` declares what the page shows and outdates all three after a
    commit that changes any of it (``pages.forget``).
@@ -25,4 +26,4 @@ def init_app(app: Flask) -> None:
 
     app.extensions[MEMO] = PageMemo(app.config["STOREFRONT_MEMO_PAGES"])
     shown.listen(app)
-    replay.register(app, app.extensions[MEMO])
+    replay.register(app)

@@ -113,6 +113,18 @@ def lookup(slug: str) -> Lookup:
 _confirmed: dict[str, tuple[str, float]] = {}
 
 
+def confirmed_lately(slug: str) -> Callable[[str, float], bool]:
+    """For ``slug``'s store: whether this process confirmed a version as current less than
+    so many seconds ago, asking nothing of the cache (nor of Flask: answers outside a request)."""
+    key = current_app.config["CACHE_KEY_PREFIX"] + slug
+
+    def confirmed(version: str, trust: float) -> bool:
+        known = _confirmed.get(key)
+        return known is not None and known[0] == version and time.monotonic() - known[1] < trust
+
+    return confirmed
+
+
 def current_version(slug: str, trust: float = 0) -> str | None:
     """The store's version, made now if the cache has none yet; None without a cache.
 

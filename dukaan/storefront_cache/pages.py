@@ -71,12 +71,12 @@ def _kept(slug: str, key: str, fill: Callable[[str | None], str | None]) -> Page
     trust = config["STOREFRONT_PAGE_TRUST_SECONDS"]
     if trust and (found := pages.recent(key, trust)) is not None:
         metrics.cache_lookup("page", "hit")
-        replay.sent(key, found)
+        _replayable(key, found)
         return found
     version = entries.current_version(slug)
     if version is not None and (found := pages.get(key, version)) is not None:
         metrics.cache_lookup("page", "hit")
-        replay.sent(key, found)
+        _replayable(key, found)
         return found
     metrics.cache_lookup("page", "miss")
     html = fill(version)
@@ -87,8 +87,16 @@ def _kept(slug: str, key: str, fill: Callable[[str | None], str | None]) -> Page
         # Kept under the version read before the database: if a change
         # committed meanwhile, the version has moved on and this is not reused.
         pages.put(key, version, found)
-        replay.sent(key, found)
+        _replayable(key, found)
     return found
+
+
+def _replayable(key: str, page: Page) -> None:
+    """The same request may have ``page`` again without Flask while the memo trusts it (``replay``)."""
+    config = current_app.config
+    if config["STOREFRONT_PAGE_TRUST_SECONDS"]:
+        pages = current_app.extensions[MEMO]
+        replay.allow("page", lambda: pages.recent(key, config["STOREFRONT_PAGE_TRUST_SECONDS"]) is page)
 
 
 def forget(slug: str) -> None:

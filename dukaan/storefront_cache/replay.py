@@ -1,21 +1,22 @@
-"""A page this process has just sent, sent again before Flask is asked.
+"""A response this process has just sent, sent again before Flask is asked.
 
 Within the store's trust window (``STOREFRONT_PAGE_TRUST_SECONDS``) the app
 answers a store page or a product page from the page it keeps in memory
-(``memo``), without asking Redis: the same ``Page``, the same headers, for
-every visitor. This WSGI middleware keeps the last response Flask sent for
-each page and each way of asking for it (path, host, scheme, the proxy's
-headers, ``Accept-Encoding``) and, while the memo still holds that very
-``Page`` as recent, sends it again without Flask's request machinery: what
-was 0.5 ms of Python a request becomes a few dict lookups. Past the window
-the request goes to Flask, which confirms the version and renders anew or
-confirms the page; a change in this process drops the page at once, and with
-it every response kept for it.
+(``memo``), and an API product list from the list it keeps (``api.listing``),
+without asking Redis: the same bytes, the same headers, for every client. A
+view that sends such a kept response says so (``allow``), with a test of
+whether what it sent is still current. This WSGI middleware keeps the last
+response Flask sent for each request (path, query string, host, scheme, the
+proxy's headers, ``Accept-Encoding``) and, while that test holds, sends it
+again without Flask's request machinery: what was 0.2 to 0.5 ms of Python a
+request becomes a few dict lookups. Once the test fails (the window has
+passed, or a change in this process dropped what was kept) the request goes
+to Flask, which asks for the store's version and sends the page or list anew.
 
-Only a plain ``GET`` with no query string and no ``If-None-Match`` is
-replayed, and only a 200 that sets no cookie: a search, a revalidation, a
-redirect or an error always reaches Flask. The request's id, log line and
-metrics stay outside (``ops.requests``).
+Only a ``GET`` without ``If-None-Match`` is replayed, and only a 200 that sets
+no cookie: a revalidation, a redirect or an error always reaches Flask, and
+so does anything a view did not allow (a search). The request's id, log line
+and metrics stay outside (``ops.requests``).
 """
 
 from __future__ import annotations
@@ -28,27 +29,27 @@ from flask import Flask, request
 
 from ..ops import metrics
 from ..ops.requests import ROUTE, VENDOR
-from .memo import Page, PageMemo
 
-# Set on the environ by a view that sent a kept page: (memo key, the Page).
-SENT_PAGE = "dukaan.sent_page"
-# What a request carries that the response depends on (besides the path): the proxy's
-# headers (ProxyFix reads them: the scheme decides Strict-Transport-Security) and gzip.
-ASKED_BY = ("HTTP_HOST", "wsgi.url_scheme", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
+# Set on the environ by a view that sent a kept response: (its cache layer, its test).
+ALLOWED = "dukaan.replay_allowed"
+# What a request carries that the response depends on (besides the path and query): the
+# proxy's headers (ProxyFix reads them: the scheme decides Strict-Transport-Security) and gzip.
+ASKED_BY = ("QUERY_STRING", "HTTP_HOST", "wsgi.url_scheme", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
             "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX", "HTTP_ACCEPT_ENCODING")
 
 
-def sent(key: str, page: Page) -> None:
-    """The view is answering with ``page``, kept in the memo under ``key``."""
-    request.environ[SENT_PAGE] = (key, page)
+def allow(layer: str, still_current: Callable[[], bool]) -> None:
+    """The view is sending what ``layer`` (a cache's metrics name) kept; the same request may
+    be answered the same way while ``still_current()`` (called outside any request)."""
+    request.environ[ALLOWED] = (layer, still_current)
 
 
 @dataclass(frozen=True)
 class Kept:
-    """A response as Flask sent it, and the page (by identity) it was made from."""
+    """A response as Flask sent it, and the test of whether it is still current."""
 
-    key: str
-    page: Page
+    layer: str
+    still_current: Callable[[], bool]
     status: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
@@ -56,28 +57,23 @@ class Kept:
     vendor: str | None
 
 
-class PageReplay:
+class Replay:
     """The WSGI middleware (see the module's text)."""
 
-    def __init__(self, wsgi_app: Callable, memo: PageMemo, config: dict) -> None:
+    def __init__(self, wsgi_app: Callable, size: int) -> None:
         self.wsgi_app = wsgi_app
-        self.memo = memo
-        self.config = config  # read on each request: the trust window, the cache on or off
-        # Each page is asked for plain and gzipped, from one or two hosts: a few responses a page.
-        self.size = 4 * config["STOREFRONT_MEMO_PAGES"]
+        self.size = size
         self._kept: dict[tuple, Kept] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        trust = self.config["STOREFRONT_PAGE_TRUST_SECONDS"]
-        if (not trust or environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING")
-                or "HTTP_IF_NONE_MATCH" in environ or not self.config["STOREFRONT_CACHE"]):
+        if environ.get("REQUEST_METHOD") != "GET" or "HTTP_IF_NONE_MATCH" in environ:
             return self.wsgi_app(environ, start_response)
         asked = (environ.get("PATH_INFO"), *(environ.get(name) for name in ASKED_BY))
         kept = self._kept.get(asked)
-        if kept is not None and self.memo.recent(kept.key, trust) is kept.page:
+        if kept is not None and kept.still_current():
             environ[ROUTE], environ[VENDOR] = kept.route, kept.vendor
-            metrics.cache_lookup("page", "hit")
+            metrics.cache_lookup(kept.layer, "hit")
             start_response(kept.status, list(kept.headers))
             return [kept.body]
         return self._through_flask(environ, start_response, asked)
@@ -90,8 +86,8 @@ class PageReplay:
             return start_response(status, headers, exc_info)
 
         body = self.wsgi_app(environ, start)
-        page = environ.get(SENT_PAGE)
-        if (page is None or not answered or answered[0] != "200 OK"
+        allowed = environ.get(ALLOWED)
+        if (allowed is None or not answered or answered[0] != "200 OK"
                 or any(name.lower() == "set-cookie" for name, _ in answered[1])):
             return body
         try:
@@ -99,7 +95,7 @@ class PageReplay:
         finally:
             if hasattr(body, "close"):
                 body.close()
-        self._keep(asked, Kept(page[0], page[1], answered[0], answered[1], whole,
+        self._keep(asked, Kept(allowed[0], allowed[1], answered[0], answered[1], whole,
                                environ.get(ROUTE), environ.get(VENDOR)))
         return [whole]
 
@@ -111,8 +107,10 @@ class PageReplay:
                 del self._kept[next(iter(self._kept))]
 
 
-def register(app: Flask, memo: PageMemo) -> None:
+def register(app: Flask) -> None:
     """Put the replay in front of ``app``'s Flask, inside the request observer (which wraps
-    it later). It stands aside while pages are trusted for no time at all (the tests'
-    default) or the cache is off."""
-    app.wsgi_app = PageReplay(app.wsgi_app, memo, app.config)
+    it later). Responses are allowed only where a view keeps them: with the store cache on
+    and a trust window (the tests' default is none)."""
+    # Each page or list is asked for plain and gzipped, from one or two hosts: a few responses each.
+    size = 4 * (app.config["STOREFRONT_MEMO_PAGES"] + app.config.get("API_PRODUCTS_MEMO_PAGES", 2000))
+    app.wsgi_app = Replay(app.wsgi_app, size)

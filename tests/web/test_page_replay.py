@@ -120,16 +120,24 @@ def test_past_the_trust_window_flask_confirms_the_page(app, client, shop, flask_
 
 
 @pytest.mark.parametrize("how", [
-    {"query_string": {"q": "mango"}},
-    {"query_string": {"utm_source": "whatsapp"}},
+    {"query_string": {"q": "mango"}},  # a search: never kept
     {"method": "HEAD"},
 ])
-def test_anything_but_a_plain_get_reaches_flask(client, shop, flask_saw, how):
+def test_a_search_or_a_head_reaches_flask(client, shop, flask_saw, how):
     client.get("/order/ravi")
     flask_saw.clear()
     client.open("/order/ravi", **how)
     client.open("/order/ravi", **how)
     assert len(flask_saw) == 2
+
+
+def test_another_query_string_is_another_request(client, shop, flask_saw):
+    plain = client.get("/order/ravi")
+    tagged = client.get("/order/ravi?utm_source=whatsapp")
+    same_response(plain, tagged)
+    same_response(tagged, client.get("/order/ravi?utm_source=whatsapp"))
+    same_response(plain, client.get("/order/ravi"))
+    assert flask_saw == ["/order/ravi", "/order/ravi?utm_source=whatsapp"]
 
 
 def test_a_revalidation_reaches_flask_and_gets_its_304(client, shop, flask_saw):
@@ -178,3 +186,54 @@ def test_a_replayed_page_is_logged_and_counted_as_a_page_hit(_schema, app, shop)
         "dukaan.access", "req-replayed-0001", "/order/<slug>", 200, "ravi")
     assert REGISTRY.get_sample_value("dukaan_cache_lookups_total", {"layer": "page", "result": "hit"}) == hits + 1
     jobs.backend(json_app).shutdown()
+
+
+# --- the API's product lists ----------------------------------------------------------------
+
+LIST = "/api/v1/stores/ravi/products?per_page=5"
+
+
+@pytest.fixture
+def api_shop(app, shop):
+    app.config["API_PRODUCTS_TRUST_SECONDS"] = TRUST
+    return shop
+
+
+def test_an_api_list_just_sent_is_sent_again_without_flask(client, api_shop, flask_saw):
+    first = client.get(LIST)
+    again = client.get(LIST)
+    assert first.status_code == 200 and first.json["total"] == 1
+    assert flask_saw == [LIST]
+    same_response(first, again)
+    assert client.get(LIST.replace("5", "6")).json["per_page"] == 6
+    assert len(flask_saw) == 2
+
+
+def test_a_bad_api_query_always_reaches_flask(client, api_shop, flask_saw):
+    for _ in range(2):
+        assert client.get("/api/v1/stores/ravi/products?per_page=0").status_code == 422
+    assert len(flask_saw) == 2
+
+
+def test_a_change_reaches_a_repeated_api_list_at_once(app, client, api_shop, flask_saw):
+    client.get(LIST)
+    client.get(LIST)
+    with app.app_context():
+        db.session.get(Product, api_shop["pickle"]).name = "Lime pickle"
+        db.session.commit()
+    response = client.get(LIST)
+    assert response.json["items"][0]["name"] == "Lime pickle"
+    assert len(flask_saw) == 2
+
+
+def test_an_api_list_past_its_trust_window_reaches_flask(app, client, api_shop, flask_saw):
+    client.get(LIST)
+    app.config["API_PRODUCTS_TRUST_SECONDS"] = 0.000001  # every kept list is now too old
+    client.get(LIST)
+    assert len(flask_saw) == 2
+
+
+def test_an_api_revalidation_reaches_flask_and_gets_its_304(client, api_shop, flask_saw):
+    first = client.get(LIST)
+    assert client.get(LIST, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert len(flask_saw) == 2
