@@ -155,6 +155,8 @@ class Config:
         self.STOREFRONT_PAGE_TRUST_SECONDS = min(float(env.get("STOREFRONT_PAGE_TRUST_SECONDS", "0.1")), 0.25)
         # Stores whose whole page each process keeps.
         self.STOREFRONT_MEMO_PAGES = 1000
+        # API product lists each process keeps (one per store, query and host).
+        self.API_PRODUCTS_MEMO_PAGES = 2000
         # Single flight: while one request loads a missing catalogue, the others
         # poll the cache this often, for at most this long, then load it
         # themselves; a loader that died frees its lock after the last one.

@@ -159,7 +159,7 @@ class _Memo:
 
 
 def init_app(app) -> None:
-    app.extensions[MEMO] = _Memo(app.config.get("API_PRODUCTS_MEMO_PAGES", 2000))
+    app.extensions[MEMO] = _Memo(app.config["API_PRODUCTS_MEMO_PAGES"])
 
 
 def store(slug: str) -> Vendor | None:

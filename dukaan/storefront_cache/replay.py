@@ -112,5 +112,5 @@ def register(app: Flask) -> None:
     it later). Responses are allowed only where a view keeps them: with the store cache on
     and a trust window (the tests' default is none)."""
     # Each page or list is asked for plain and gzipped, from one or two hosts: a few responses each.
-    size = 4 * (app.config["STOREFRONT_MEMO_PAGES"] + app.config.get("API_PRODUCTS_MEMO_PAGES", 2000))
+    size = 4 * (app.config["STOREFRONT_MEMO_PAGES"] + app.config["API_PRODUCTS_MEMO_PAGES"])
     app.wsgi_app = Replay(app.wsgi_app, size)
