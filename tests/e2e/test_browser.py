@@ -131,12 +131,19 @@ def screenshots():
 # --- watching pages --------------------------------------------------------------
 
 
+HTMX_ECHOES = ("htmx:sendAbort,", "htmx:afterRequest,")
+
+
 @dataclass
 class Watch:
     """Console errors, uncaught exceptions and CSP violations on every page of a context.
 
     Chromium logs a 4xx/5xx response as a console error; a test that expects
     one (a form sent back with errors, a 404 page) says so with ``expecting``.
+    htmx logs a request it aborted (``htmx:sendAbort``: a newer running total
+    replaced it, ``hx-sync="this:replace"``, by design) and echoes each failed
+    request as ``htmx:afterRequest``; neither is a problem of its own (a request
+    that really failed logs its cause too: its status, or ``htmx:sendError``).
     """
 
     problems: list[str] = field(default_factory=list)
@@ -157,6 +164,8 @@ class Watch:
         status = re.search(r"Failed to load resource: the server responded with a status of (\d+)",
                            message.text)
         if status and int(status.group(1)) in self.expected_status:
+            return
+        if message.text.startswith(HTMX_ECHOES):
             return
         self.problems.append(f"console error on {page.url}: {message.text}")
 
