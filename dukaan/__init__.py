@@ -12,6 +12,8 @@ from apiflask import APIFlask
 from flask import Flask, request
 from jinja2 import MemcachedBytecodeCache
 
+from .ops.requests import MATCHED
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # No inline script or style anywhere. Images may also be data: URLs, which
@@ -55,6 +57,14 @@ class Dukaan(APIFlask):
         except KeyError:
             return self._synced.setdefault(func, super().ensure_sync(func))
 
+    def do_teardown_request(self, *exc) -> None:
+        """Flask's, after leaving in the environ what the request matched (its rule and the
+        URL's values), for the middlewares around Flask (dukaan.ops.requests): Flask takes
+        the request itself out of the environ when its context ends."""
+        answered = request._get_current_object()
+        answered.environ[MATCHED] = (answered.url_rule, answered.view_args)
+        super().do_teardown_request(*exc)
+
 
 def create_app(config: object | None = None) -> Flask:
     """Build the app from ``config`` (default: the one the environment names)."""
@@ -81,13 +91,13 @@ def create_app(config: object | None = None) -> Flask:
     app.config.from_object(config)
     register_logging(app, getattr(config, "WARNINGS", ()))
     register_proxy(app)
+    register_headers(app)
     register_extensions(app)
     register_blueprints(app)
     register_api(app)
     register_errorhandlers(app)
     register_templates(app)
     register_static_versions(app)
-    register_headers(app)
     register_health(app)
     register_observability(app)
     register_commands(app)
@@ -147,10 +157,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
-    # Before CSRFProtect reads the form: a photo upload may be larger than any other body.
-    app.before_request(_upload_limits)
     csrf.init_app(app)
-    _check_csrf_on_unsafe_methods_only(app, csrf)
+    _guard_request_bodies(app, csrf)
     cache.init_app(app)
     limiter.init_app(app)
     _limit_only_where_limits_are(app, limiter)
@@ -200,10 +208,14 @@ def _limit_only_where_limits_are(app: Flask, limiter) -> None:
     _hooks_only_on(app, limiter, LIMITED_BLUEPRINTS)
 
 
-def _check_csrf_on_unsafe_methods_only(app: Flask, csrf) -> None:
-    """Flask-WTF's own hook looks up the view's exemptions on every request before it looks
-    at the method; this one asks the method first (``WTF_CSRF_CHECK_DEFAULT`` off is
-    Flask-WTF's way to bring one's own hook), then runs the same check."""
+def _guard_request_bodies(app: Flask, csrf) -> None:
+    """One before-request hook for what only a request with a body needs: a photo upload's
+    larger limit (before the form is read), then the CSRF check. A GET returns at once.
+    Flask-WTF's own hook looks up the view's exemptions on every request before it looks at
+    the method (``WTF_CSRF_CHECK_DEFAULT`` off is Flask-WTF's way to bring one's own hook);
+    this one runs the same check."""
+    from .dashboard.photos import upload_limit
+
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     theirs = "CSRFProtect.init_app.<locals>.csrf_protect"  # now returns at once: it goes
     app.before_request_funcs[None] = [hook for hook in app.before_request_funcs.get(None, [])
@@ -211,15 +223,14 @@ def _check_csrf_on_unsafe_methods_only(app: Flask, csrf) -> None:
     unsafe = app.config["WTF_CSRF_METHODS"]
 
     @app.before_request
-    def csrf_protect() -> None:
-        if request.method in unsafe and app.config["WTF_CSRF_ENABLED"]:
+    def guard_body() -> None:
+        if request.method not in unsafe:
+            return
+        limit = upload_limit()
+        if limit is not None:
+            request.max_content_length = limit
+        if app.config["WTF_CSRF_ENABLED"]:
             csrf.protect(apply_exemptions=True)
-def _upload_limits() -> None:
-    from .dashboard.photos import upload_limit
-
-    limit = upload_limit()
-    if limit is not None:
-        request.max_content_length = limit
 
 
 def register_blueprints(app: Flask) -> None:
@@ -277,20 +288,32 @@ def content_security_policy(media_url: str) -> str:
     return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {media.scheme}://{media.netloc}")
 
 
+class SecurityHeaders:
+    """The WSGI middleware that adds the headers every response carries, each unless the app
+    set its own: a list append as the response starts, where an after-request hook went
+    through Werkzeug's header checks on every request. Just outside ProxyFix, whose scheme
+    decides HSTS; a response the replay keeps is kept with them."""
+
+    def __init__(self, wsgi_app, always: tuple, secure: tuple) -> None:
+        self.wsgi_app = wsgi_app
+        self.always = tuple((name.lower(), (name, value)) for name, value in always)
+        self.secure = tuple((name.lower(), (name, value)) for name, value in secure)
+
+    def __call__(self, environ, start_response):
+        def start(status: str, headers: list, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            added = self.secure if environ.get("wsgi.url_scheme") == "https" else self.always
+            headers.extend(header for name, header in added if name not in present)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
 def register_headers(app: Flask) -> None:
     always = (("Content-Security-Policy", content_security_policy(app.config["MEDIA_URL"])),
               ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
     secure = (*always, ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-
-    @app.after_request
-    def security_headers(response):
-        # Each unless the view set its own. Werkzeug's setdefault raises and catches a KeyError
-        # for every header it has to add: one look at the names instead.
-        present = {name.lower() for name, _ in response.headers}
-        for name, value in secure if request.is_secure else always:
-            if name.lower() not in present:
-                response.headers.add(name, value)
-        return response
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, always, secure)
 
 
 def register_health(app: Flask) -> None:
@@ -304,7 +327,7 @@ def register_observability(app: Flask) -> None:
     from .ops import metrics, requests
 
     metrics.register(app)
-    requests.register(app)
+    requests.register(app, SESSION_BLUEPRINTS)
 
 
 def register_commands(app: Flask) -> None:

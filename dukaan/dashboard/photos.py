@@ -14,7 +14,7 @@ from ..htmx import is_htmx, render
 from . import bp
 from .views import _edit_form, edit_page, found, vendor
 
-# Set on the request before CSRFProtect reads the form (dukaan.register_upload_limits).
+# Set on the request before the CSRF check reads the form (dukaan._guard_request_bodies).
 UPLOAD_LIMIT = photos.MAX_PHOTOS * photos.MAX_BYTES + 1024 * 1024
 
 

@@ -4,8 +4,9 @@ A WSGI middleware around the app takes the request id nginx made (an
 ``X-Request-ID`` of a sane shape; otherwise it makes one, as under
 ``flask run``), sends it back in the response's ``X-Request-ID``, and when the
 app has answered counts the request (``metrics``) and logs it (``logs``). The
-route template and the vendor are noted at the end of the request, while
-Flask still knows them; nothing here reads the database.
+route template and the vendor are read from the request Flask leaves in the
+environ (a logged-in vendor is noted by a hook of the blueprints that have
+sessions); nothing here reads the database.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ HEADER = "X-Request-ID"
 # else (too long, spaces, quotes, control characters) is replaced rather than logged.
 SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 
+# What Flask matched, (rule, view args), left in the environ as its request ends (dukaan.Dukaan).
+MATCHED = "dukaan.matched"
 ROUTE = "dukaan.route"
 VENDOR = "dukaan.vendor"
 
@@ -59,28 +62,34 @@ class RequestObserver:
             seconds = time.perf_counter() - started
             code = int(status[0][:3])
             method = environ.get("REQUEST_METHOD", "")
-            route = environ.get(ROUTE)
+            route, vendor = route_and_vendor(environ)
             metrics.observe_request(method, route, code, seconds)
-            logs.access(method, route, code, seconds, environ.get(VENDOR), request_id)
+            logs.access(method, route, code, seconds, vendor, request_id)
             logs.REQUEST_ID.reset(token)
 
 
-def _vendor() -> str | None:
-    """The logged-in vendor's slug if this request loaded them, else the store slug in the URL."""
-    user = g.get("_login_user")  # Flask-Login's: read only if the request already loaded it
-    if user is not None and getattr(user, "is_authenticated", False):
-        return user.username
-    return (request.view_args or {}).get("slug")
+def route_and_vendor(environ: dict) -> tuple[str | None, str | None]:
+    """The route template a request matched and its vendor (the logged-in one, else the store
+    slug in the URL), once Flask has answered it (a replayed response's are noted directly)."""
+    if ROUTE in environ:
+        return environ[ROUTE], environ.get(VENDOR)
+    rule, values = environ.get(MATCHED, (None, None))
+    vendor = environ.get(VENDOR)
+    if vendor is None and values:
+        vendor = values.get("slug")
+    return (rule.rule if rule is not None else None), vendor
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, session_blueprints: tuple[str, ...]) -> None:
     if not app.config.get("OBSERVE_REQUESTS", True):
         return
 
-    @app.teardown_request
-    def note_route_and_vendor(_error=None) -> None:
-        rule = request.url_rule
-        request.environ[ROUTE] = rule.rule if rule is not None else None
-        request.environ[VENDOR] = _vendor()
+    def note_vendor(_error=None) -> None:
+        """The vendor this request logged in, if it loaded one (Flask-Login keeps it on g)."""
+        user = g.get("_login_user")
+        if user is not None and getattr(user, "is_authenticated", False):
+            request.environ[VENDOR] = user.username
 
+    for blueprint in session_blueprints:
+        app.teardown_request_funcs.setdefault(blueprint, []).append(note_vendor)
     app.wsgi_app = RequestObserver(app.wsgi_app)

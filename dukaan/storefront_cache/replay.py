@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from flask import Flask, request
 
 from ..ops import metrics
-from ..ops.requests import ROUTE, VENDOR
+from ..ops.requests import ROUTE, VENDOR, route_and_vendor
 
 # Set on the environ by a view that sent a kept response: (its cache layer, its test).
 ALLOWED = "dukaan.replay_allowed"
@@ -96,7 +96,7 @@ class Replay:
             if hasattr(body, "close"):
                 body.close()
         self._keep(asked, Kept(allowed[0], allowed[1], answered[0], answered[1], whole,
-                               environ.get(ROUTE), environ.get(VENDOR)))
+                               *route_and_vendor(environ)))
         return [whole]
 
     def _keep(self, asked: tuple, kept: Kept) -> None:

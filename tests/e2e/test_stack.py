@@ -12,6 +12,7 @@ import collections
 import gzip
 import hashlib
 import http.client
+import json
 import os
 import re
 import secrets
@@ -90,10 +91,16 @@ class Stack:
     def pid(self, port: int) -> int:
         return int((self.dir / f"gunicorn-{port}.pid").read_text())
 
-    def access_log(self) -> str:
-        return "".join(
-            (self.dir / "logs" / f"gunicorn-{port}-access.log").read_text() for port in APP_PORTS
-        )
+    def access_lines(self) -> list[dict]:
+        """The app's own line for each request it answered (JSON, as in production: gunicorn's
+        access log is off), from every gunicorn's output."""
+        lines = []
+        for port in APP_PORTS:
+            for line in (self.dir / "logs" / f"gunicorn-{port}-stdout.log").read_text().splitlines():
+                record = json.loads(line) if line.startswith("{") else {}
+                if record.get("logger") == "dukaan.access":
+                    lines.append(record)
+        return lines
 
     def bypass(self) -> dict:
         """Headers with which a request skips nginx's storefront cache and reaches the app."""
@@ -259,9 +266,14 @@ def test_storefront_static_and_headers_through_nginx(stack):
     plain = _raw_get(static_path, {})
     assert plain.getheader("Content-Encoding") is None
     assert plain.body == (ROOT / "static/vendor/htmx-2.0.11.min.js").read_bytes()
-    # gunicorn logs a request just after answering it.
-    _wait(lambda: "/order/demo" in stack.access_log(), 5, "the store page in gunicorn's log")
-    assert "/static/" not in stack.access_log(), "a static file reached gunicorn"
+    # The app logs a request just after answering it, under the id nginx gave it.
+    request_id = requests.get(f"{BASE}/order/demo", headers=stack.bypass()).headers["X-Request-ID"]
+    _wait(lambda: any(line["request_id"] == request_id for line in stack.access_lines()),
+          5, "the store page in the app's log")
+    logged = next(line for line in stack.access_lines() if line["request_id"] == request_id)
+    assert (logged["route"], logged["vendor"], logged["status"]) == ("/order/<slug>", "demo", 200)
+    assert not any((line["route"] or "").startswith("/static/") for line in stack.access_lines()), \
+        "a static file reached gunicorn"
 
 
 def test_the_api_through_nginx_from_registering_to_order_history(stack):
