@@ -162,12 +162,12 @@ def init_app(app) -> None:
     app.extensions[MEMO] = _Memo(app.config["API_PRODUCTS_MEMO_PAGES"])
 
 
-def store(slug: str) -> Vendor | None:
-    """The store behind ``slug`` (a vendor), or None."""
+def store(slug: str, session=None) -> Vendor | None:
+    """The store behind ``slug`` (a vendor), or None; read on ``session`` (the app's by default)."""
     slug = slug.lower()
     if accounts.username_problem(slug):
         return None
-    return accounts.find(slug)
+    return accounts.find(slug, session)
 
 
 def _version(slug: str) -> str | None:
@@ -209,12 +209,13 @@ def listing(slug: str, query: Query) -> Listed | None:
     metrics.cache_lookup("api_products", "miss")
     version = _version(slug)
     read_at = time.monotonic()
-    vendor = store(slug)
+    # A read that may be a moment old, the store's row too: the replica's once it has replayed
+    # the change that made this version (and the caller's own last write).
+    reading = replica.session(at_least=entries.replayed_by(version))
+    vendor = store(slug, reading)
     if vendor is None:
         return None
-    # A read that may be a moment old: the replica's once it has replayed the change that
-    # made this version (and the caller's own last write).
-    listed = _load(slug, vendor, query, replica.session(at_least=entries.replayed_by(version)))
+    listed = _load(slug, vendor, query, reading)
     if version is not None:
         # Kept under the version read before the database: a change committed meanwhile
         # has moved the version on, and this page is not sent again.

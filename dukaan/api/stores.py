@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask.exceptions import HTTPError
 from flask import current_app, request
 
+from .. import replica
 from . import bp, listing
 from .schemas import ListHeaders, ProductPage, ProductsQuery, StoreOut
 
@@ -16,7 +17,7 @@ NO_STORE = "There is no store at this link."
 @bp.doc(tags=["Stores"], responses={404: "No such store"})
 def store(slug: str):
     """A store"""
-    vendor = listing.store(slug)
+    vendor = listing.store(slug, replica.session())
     if vendor is None:
         raise HTTPError(404, NO_STORE)
     return {"slug": vendor.slug, "name": vendor.store_name}

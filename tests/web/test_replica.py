@@ -144,6 +144,7 @@ def test_an_api_list_is_filled_from_the_replica_only_once_it_has_replayed_the_ch
     path = "/api/v1/stores/ravi/products"
     assert client.get(path).get_json()["items"][0]["name"] == "Mango pickle"
     assert any("FROM products" in statement for statement in seen), "a current replica serves the list"
+    assert any("FROM vendors" in statement for statement in seen), "and the store's row"
     with app.app_context():
         db.session.get(Product, shop["product"]).name = "Lime pickle"
         db.session.commit()
@@ -157,6 +158,9 @@ def test_an_api_list_is_filled_from_the_replica_only_once_it_has_replayed_the_ch
     seen.clear()
     assert client.get(f"{path}?per_page=5").get_json()["items"][0]["name"] == "Lime pickle"
     assert any("FROM products" in statement for statement in seen)
+    seen.clear()
+    assert client.get("/api/v1/stores/ravi").get_json()["slug"] == "ravi"
+    assert any("FROM vendors" in statement for statement in seen), "a store's own page from the replica"
 
 
 def test_without_a_replica_versions_carry_no_position(app):
