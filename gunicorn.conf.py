@@ -65,6 +65,16 @@ def on_exit(server):
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def post_worker_init(worker):
+    """The worker has loaded the app: what it made (modules, the app, its routes and caches)
+    lives as long as the worker. Frozen, it is left out of every garbage collection: a full
+    collection took 78 ms (its 145,000 objects), a wait for every request queued behind it,
+    and now takes 0.1 ms (README, "The worker model")."""
+    import gc
+
+    gc.freeze()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

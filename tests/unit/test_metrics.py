@@ -114,6 +114,19 @@ def test_gunicorn_logs_as_the_app_does(monkeypatch, tmp_path, log_format, env, a
     assert ("logger_class" in hooks) == (log_format == "json")
 
 
+def test_a_worker_freezes_what_loading_the_app_made(monkeypatch, tmp_path):
+    import gc
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    gc.unfreeze()
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0, "the app's objects are left out of collections"
+    finally:
+        gc.unfreeze()
+
+
 def test_observed_requests_need_no_lock_after_the_first(monkeypatch):
     metrics.observe_request("GET", "/livez", 200, 0.0001)
     monkeypatch.setattr(metrics, "_children_lock", None)  # a second use would fail on it
