@@ -49,7 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PORT = 18090
-APP_PORTS = "18091 18092"
+# One app server with gunicorn.conf.py's own worker count, as Compose runs it: two servers
+# of half as many workers each (the native stack's default, for its fault tests) serve less
+# with a longer tail, each request queued at one server while the other may be idle.
+APP_PORTS = "18091"
 DATABASE = "dukaan_bench"
 REDIS_DB = 13
 STORE = "load0001"
@@ -88,6 +91,7 @@ def stack_env(cache: bool) -> dict:
         MEDIA_ROOT=str(ROOT / ".stack-bench" / "media"),
         STACK_PORT=str(PORT),
         STACK_APP_PORTS=APP_PORTS,
+        STACK_WORKERS="auto",
         DATABASE_URL=f"{base}/{DATABASE}",
         REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
         STOREFRONT_CACHE="on" if cache else "off",
