@@ -113,8 +113,7 @@ def view(vendor: Vendor, cart: Cart | None, session=None) -> CartView:
     gone = 0
     lapsed = aware(cart.expires_at) <= utcnow()
     wanted = {line.product_id for line in cart.lines}
-    on_sale = {p.id: p for p in products.on_sale_among(vendor, wanted, session)}
-    free = inventory.free(list(on_sale.values()), except_cart=cart.id, session=session)
+    on_sale = {p.id: p for p in products.on_sale_among(vendor, wanted, except_cart=cart.id, session=session)}
     lines = []
     for line in cart.lines:
         product = on_sale.get(line.product_id)
@@ -124,8 +123,8 @@ def view(vendor: Vendor, cart: Cart | None, session=None) -> CartView:
         problem = None
         if line.cut_from:
             problem = f"The store has fewer now: {line.quantity} of the {line.cut_from} you chose are held."
-        elif free.get(product.id, 0) < line.quantity:
-            left = free.get(product.id, 0)
+        elif product.free < line.quantity:
+            left = product.free
             problem = f"Only {left} left." if left else "Sold out, 0 left."
         lines.append(LineView(product, line.quantity, problem))
     return CartView(lines, cart.expires_at, lapsed, gone)

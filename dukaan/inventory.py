@@ -90,15 +90,17 @@ def held(product_ids: list[int], except_cart: int | None = None, session=None) -
     return dict((session or db.session).execute(query).all())
 
 
-def held_by_carts():
-    """A column for a query of products: the units of each held by live carts."""
-    return (
+def held_by_carts(except_cart: int | None = None):
+    """A column for a query of products: the units of each held by live carts (other than
+    ``except_cart``'s)."""
+    query = (
         select(func.coalesce(func.sum(CartLine.quantity), 0))
         .join(Cart, Cart.id == CartLine.cart_id)
         .where(CartLine.product_id == Product.id, Cart.expires_at > utcnow())
-        .correlate(Product)
-        .scalar_subquery()
     )
+    if except_cart is not None:
+        query = query.where(Cart.id != except_cart)
+    return query.correlate(Product).scalar_subquery()
 
 
 def free(products: list[Product], except_cart: int | None = None, session=None) -> dict[int, int]:

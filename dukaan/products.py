@@ -64,12 +64,13 @@ def listing(vendor: Vendor, session=None) -> list[Product]:
     return found
 
 
-def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = False, session=None) -> list[Product]:
-    """Run ``query`` with the units live carts hold of each product, set as ``held``; with
-    ``with_ratings`` its reviews' average and count, set as ``rating``; with ``with_covers`` its
-    first ready photo, set as ``cover`` (one query for all)."""
+def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = False, session=None,
+               except_cart: int | None = None) -> list[Product]:
+    """Run ``query`` with the units live carts (but ``except_cart``) hold of each product, set as
+    ``held``; with ``with_ratings`` its reviews' average and count, set as ``rating``; with
+    ``with_covers`` its first ready photo, set as ``cover`` (one query for all)."""
     found = []
-    columns = [inventory.held_by_carts(), *(reviews.rating_columns() if with_ratings else ())]
+    columns = [inventory.held_by_carts(except_cart), *(reviews.rating_columns() if with_ratings else ())]
     query = query.add_columns(*columns)
     if with_covers:
         query = photos.with_cover(query)
@@ -139,13 +140,15 @@ def on_sale_one(vendor: Vendor, product_id: int, session=None) -> Product | None
     return found[0] if found else None
 
 
-def on_sale_among(vendor: Vendor, product_ids: set[int], session=None) -> list[Product]:
-    """Those of ``product_ids`` that the store page lists (without ``held``: one query, no holds),
-    read on ``session`` (the app's by default)."""
+def on_sale_among(vendor: Vendor, product_ids: set[int], except_cart: int | None = None,
+                  session=None) -> list[Product]:
+    """Those of ``product_ids`` that the store page lists, with ``held`` set to what the live
+    carts other than ``except_cart`` hold (and so ``free``: what that cart may have), in one
+    query on ``session`` (the app's by default)."""
     if not product_ids:
         return []
     query = for_vendor(vendor).where(Product.available, Product.id.in_(product_ids))
-    return list((session or db.session).scalars(query))
+    return _with_held(query, session=session, except_cart=except_cart)
 
 
 def create(vendor: Vendor, details: Details, stock: int, available: bool = True) -> Product:

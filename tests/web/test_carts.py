@@ -50,6 +50,29 @@ def test_adding_holds_units_and_answers_the_cart(app, client, shop):
     assert again.status_code == 200 and "₹240.00" in again.get_data(as_text=True)
 
 
+def test_the_fragment_after_a_change_reads_its_products_and_the_holds_in_one_statement(app, client, shop):
+    """What the cart shows (its products on sale and what other carts hold of each) is one
+    read after the change: every such read of a sale day's "Add" is the primary's."""
+    from sqlalchemy import event
+
+    assert add(client, shop["pickle"], 1).status_code == 200
+    seen: list[str] = []
+
+    def listen(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        response = add(client, shop["chai"], 3)
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", listen)
+    assert response.status_code == 200 and "Masala chai" in response.get_data(as_text=True)
+    after = seen[next(i for i, statement in enumerate(seen) if statement.startswith("INSERT INTO cart_lines")) + 1:]
+    assert len(after) == 1 and "FROM products" in after[0] and "cart_lines" in after[0], after
+
+
 def test_changing_and_removing_a_line_changes_the_hold(app, client, shop):
     add(client, shop["pickle"], 2)
     assert add(client, shop["pickle"], 5).status_code == 200
