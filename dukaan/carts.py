@@ -56,7 +56,7 @@ def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: i
     elif quantity and product_id not in {line.product_id for line in cart.lines} and len(cart.lines) >= MAX_LINES:
         raise CartError(f"A cart can hold at most {MAX_LINES} different products.")
     try:
-        inventory.hold(cart, product_id, quantity, until=until)
+        seen = inventory.hold(cart, product_id, quantity, until=until)
     except inventory.NotEnough:
         db.session.rollback()
         raise
@@ -64,6 +64,7 @@ def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: i
         db.session.rollback()
         raise CartError(f"{over.name}: at most {over.limit} per order.") from None
     commit_keeping_loaded()  # the cart and its lines are shown next, as written
+    cart.seen = {product_id: seen} if seen is not None else {}
     return cart
 
 
@@ -73,7 +74,7 @@ def hold_time() -> timedelta:
 
 @dataclass(frozen=True)
 class LineView:
-    product: Product
+    product: Product  # or the product's row as a change of this request locked it (id, name, price)
     quantity: int
     problem: str | None  # what the customer must know: a lapsed hold short of stock, a cut
 
@@ -113,18 +114,22 @@ def view(vendor: Vendor, cart: Cart | None, session=None) -> CartView:
     gone = 0
     lapsed = aware(cart.expires_at) <= utcnow()
     wanted = {line.product_id for line in cart.lines}
-    on_sale = {p.id: p for p in products.on_sale_among(vendor, wanted, except_cart=cart.id, session=session)}
+    # The product a change of this request just locked is shown as it saw it: not read again.
+    on_sale = {product_id: (row, free) for product_id, (row, free) in (cart.seen or {}).items()
+               if product_id in wanted and row.vendor_id == vendor.id and row.available}
+    others = products.on_sale_among(vendor, wanted - on_sale.keys(), except_cart=cart.id, session=session)
+    on_sale.update((product.id, (product, product.free)) for product in others)
     lines = []
     for line in cart.lines:
-        product = on_sale.get(line.product_id)
-        if product is None:  # deleted or hidden since
+        found = on_sale.get(line.product_id)
+        if found is None:  # deleted or hidden since
             gone += 1
             continue
+        product, left = found
         problem = None
         if line.cut_from:
             problem = f"The store has fewer now: {line.quantity} of the {line.cut_from} you chose are held."
-        elif product.free < line.quantity:
-            left = product.free
+        elif left < line.quantity:
             problem = f"Only {left} left." if left else "Sold out, 0 left."
         lines.append(LineView(product, line.quantity, problem))
     return CartView(lines, cart.expires_at, lapsed, gone)

@@ -120,9 +120,11 @@ def _lock(product_ids: list[int]) -> dict[int, object]:
     return {row.id: row for row in rows}
 
 
-def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> None:
+def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[Any, int] | None:
     """Make ``cart`` hold ``quantity`` units of ``product_id`` (0 lets go of them), and all
-    of its holds until ``until``.
+    of its holds until ``until``. Returns what it saw of the product once locked: its row and
+    how many of it the cart may have (stock less the other carts' live holds); None if there
+    is no such product.
 
     Raises ``NotEnough`` (nothing more held) when fewer are free; a product that
     is not on sale at the cart's store has 0 free. Raises ``OverLimit`` for more
@@ -161,6 +163,8 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> None:
         # ``until``: the page must be fetched anew then.
         if row.stock - others - quantity <= 0 and row.available:
             shown.stale_at(session, row.vendor_id, until)
+        return row, max(0, row.stock - others)
+    return None
 
 
 def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None,

@@ -33,6 +33,10 @@ class Cart(VendorOwned, db.Model):
     lines: Mapped[list[CartLine]] = relationship(
         back_populates="cart", cascade="all, delete-orphan", order_by="CartLine.product_id"
     )
+    # Not stored: what this request's change saw of its product once locked, {product id:
+    # (its row, how many of it the cart may have)}, so the cart shown right after needs no
+    # second read of it (dukaan.carts.set_quantity and view).
+    seen = None
 
 
 class CartLine(db.Model):

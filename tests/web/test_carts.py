@@ -50,27 +50,36 @@ def test_adding_holds_units_and_answers_the_cart(app, client, shop):
     assert again.status_code == 200 and "₹240.00" in again.get_data(as_text=True)
 
 
-def test_the_fragment_after_a_change_reads_its_products_and_the_holds_in_one_statement(app, client, shop):
-    """What the cart shows (its products on sale and what other carts hold of each) is one
-    read after the change: every such read of a sale day's "Add" is the primary's."""
+def test_the_fragment_after_a_change_reads_only_the_products_the_change_did_not_lock(app, client, shop):
+    """What the cart shows after a change: the product the change locked as it saw it, the
+    cart's other products and what other carts hold of each in one read. Every such read of
+    a sale day's "Add" is the primary's."""
     from sqlalchemy import event
 
-    assert add(client, shop["pickle"], 1).status_code == 200
     seen: list[str] = []
 
     def listen(_conn, _cursor, statement, *_args):
         seen.append(statement)
 
+    def after_the_write(response) -> list[str]:
+        assert response.status_code == 200
+        return seen[next(i for i, s in enumerate(seen) if s.startswith("INSERT INTO cart_lines")) + 1:]
+
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        response = add(client, shop["chai"], 3)
+        first = add(client, shop["pickle"], 2)
+        assert after_the_write(first) == [], "a new cart of one line shows what its change saw"
+        assert "Mango pickle" in first.get_data(as_text=True) and "₹240.00" in first.get_data(as_text=True)
+        seen.clear()
+        second = add(client, shop["chai"], 3)
+        after = after_the_write(second)
     finally:
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", listen)
-    assert response.status_code == 200 and "Masala chai" in response.get_data(as_text=True)
-    after = seen[next(i for i, statement in enumerate(seen) if statement.startswith("INSERT INTO cart_lines")) + 1:]
     assert len(after) == 1 and "FROM products" in after[0] and "cart_lines" in after[0], after
+    html = second.get_data(as_text=True)
+    assert "Masala chai" in html and "Mango pickle" in html and "₹525.00" in html
 
 
 def test_changing_and_removing_a_line_changes_the_hold(app, client, shop):
