@@ -87,6 +87,27 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+def closing_every_body(app):
+    """``app`` with each response's body closed once it is done with, however it ends. Werkzeug's
+    server reads what is left of a request after answering it and, when the browser has reset the
+    connection meanwhile (an image it no longer needs), raises before it closes the body: a
+    photo's open file was then left to the garbage collector (a ResourceWarning). gunicorn, which
+    serves the app in production, always closes it; nginx serves the photos there."""
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+
+        def chunks():
+            try:
+                yield from body
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+
+        return chunks()
+
+    return wsgi
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -104,7 +125,7 @@ def live_server():
     app = make_app(PG_URL.rsplit("/", 1)[0] + "/" + BROWSER_DB, REDIS_URL, ORDERS_POLL_SECONDS=1)
     with app.app_context():
         upgrade()
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    server = make_server("127.0.0.1", 0, closing_every_body(app), threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
