@@ -4,7 +4,7 @@ A WSGI middleware around the app takes the request id nginx made (an
 ``X-Request-ID`` of a sane shape; otherwise it makes one, as under
 ``flask run``), sends it back in the response's ``X-Request-ID``, and when the
 app has answered counts the request (``metrics``) and logs it (``logs``). The
-route template and the vendor are read from the request Flask leaves in the
+route template and the vendor are read from what Flask matched, which it leaves in the
 environ (a logged-in vendor is noted by a hook of the blueprints that have
 sessions); nothing here reads the database.
 """
