@@ -255,11 +255,11 @@ HELLO = "bare Flask hello (sync ×3)"
 CEILINGS = ("static file (nginx)", "/livez (app)", HELLO)
 
 
-def measure(wrk_bin, targets, repeat, seconds, results, only=(), port: int = PORT, hello_up: bool = False) -> None:
+def measure(wrk_bin, targets, repeat, seconds, results, only=(), port: int = PORT) -> None:
     """Each target is (name, path, request headers[, wrk script]); a scripted one (a POST)
-    has no burst. With ``only``, just the ceilings and the rows named. With ``hello_up`` (the
-    hello's server running), each run of a row compared with the hello is paired with one of
-    the hello, so that the machine's drift within the run hurts both alike."""
+    has no burst. With ``only``, just the ceilings and the rows named. Each run of a row compared
+    with the hello (measured while its server runs) is paired with one of the hello, so that the
+    machine's drift within the run hurts both alike."""
     for name, path, headers, *script in targets:
         if only and name not in CEILINGS and not any(text in name for text in only):
             continue
@@ -267,7 +267,7 @@ def measure(wrk_bin, targets, repeat, seconds, results, only=(), port: int = POR
         for connections in (1, 50):
             wrk(wrk_bin, path, connections, 1, headers, script, port)  # warm-up
             key = f"{name}@{connections}"
-            if key in PAIRED_WITH_HELLO and hello_up:
+            if key in PAIRED_WITH_HELLO:
                 # Each run beside a run of the hello: the ratio is the median of the pairs'.
                 pairs = [(wrk(wrk_bin, path, connections, seconds, headers, script, port),
                           wrk(wrk_bin, "/", connections, seconds, {}, None, HELLO_PORT)) for _ in range(repeat)]
@@ -394,7 +394,7 @@ def main() -> int:
                 # both rows reach the app (the second as the storefront's "app" rows ask).
                 ("API products, 20 (nginx)", api_products, {}),
                 ("API products, 20 (app)", api_products, bypass),
-            ], options.repeat, options.seconds, results, options.only, hello_up=True)
+            ], options.repeat, options.seconds, results, options.only)
         ids = on_sale_ids()
         live_carts(LIVE_CARTS, ids)
         measure(wrk_bin, [
