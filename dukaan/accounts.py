@@ -8,7 +8,7 @@ import secrets
 import unicodedata
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
@@ -88,9 +88,13 @@ def create_vendor(username: str, store_name: str, password: str, email: str | No
     return vendor
 
 
+# Built once: every request to a store asks it (inventory says why).
+_BY_USERNAME = select(Vendor).where(Vendor.username == bindparam("username"))
+
+
 def find(username: str, session=None) -> Vendor | None:
     """The vendor (the store) named ``username``, read on ``session`` (the app's by default)."""
-    return (session or db.session).scalar(select(Vendor).where(Vendor.username == normalise_username(username)))
+    return (session or db.session).scalar(_BY_USERNAME, {"username": normalise_username(username)})
 
 
 def authenticate(username: str, password: str) -> Vendor | None:

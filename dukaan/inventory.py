@@ -16,13 +16,14 @@ commits: the caller's transaction takes every movement or none.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import DateTime, Integer, Select, bindparam, case, func, inspect, select, update
 
 from . import jobs
 from .extensions import db
@@ -74,33 +75,53 @@ class StockMoved(Exception):
                          f"Save again to set it to {wanted}.")
 
 
+# The statements of a sale day's hot path are built once, here, with their values bound at
+# each execution: building one anew (and finding its key in SQLAlchemy's cache) cost an
+# order more than sending it.
+lines_table, carts_table = CartLine.__table__, Cart.__table__
+NOW = bindparam("now", type_=DateTime(timezone=True))
+EXCEPT_CART = bindparam("except_cart", type_=Integer)
+
+
+def _holding(query: Select) -> Select:
+    """``query`` of cart lines narrowed to those that hold stock: their cart's hold has not
+    lapsed at ``:now``, and their cart is not ``:except_cart`` (None: every cart counts)."""
+    return query.join(carts_table, carts_table.c.id == lines_table.c.cart_id).where(
+        carts_table.c.expires_at > NOW, carts_table.c.id.is_distinct_from(EXCEPT_CART)
+    )
+
+
+_HELD = _holding(
+    select(lines_table.c.product_id, func.sum(lines_table.c.quantity))
+    .where(lines_table.c.product_id.in_(bindparam("ids", expanding=True)))
+).group_by(lines_table.c.product_id)
+# For a statement over products: the units of each held by live carts.
+_HELD_BY_CARTS = _holding(
+    select(func.coalesce(func.sum(lines_table.c.quantity), 0))
+    .where(lines_table.c.product_id == products_table.c.id)
+).correlate(products_table)
+_LOCK = (
+    select(products_table).where(products_table.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(products_table.c.id).with_for_update()
+)
+
+
+def _holds_now(except_cart: int | None) -> dict[str, Any]:
+    return {"now": utcnow(), "except_cart": except_cart}
+
+
 def held(product_ids: list[int], except_cart: int | None = None, session=None) -> dict[int, int]:
     """Units of each product held by live carts, other than ``except_cart``'s (read on
     ``session``, the app's by default)."""
     if not product_ids:
         return {}
-    query = (
-        select(CartLine.product_id, func.sum(CartLine.quantity))
-        .join(Cart, Cart.id == CartLine.cart_id)
-        .where(CartLine.product_id.in_(product_ids), Cart.expires_at > utcnow())
-        .group_by(CartLine.product_id)
-    )
-    if except_cart is not None:
-        query = query.where(Cart.id != except_cart)
-    return dict((session or db.session).execute(query).all())
+    return dict((session or db.session).execute(_HELD, {"ids": product_ids, **_holds_now(except_cart)}).all())
 
 
 def held_by_carts(except_cart: int | None = None):
     """A column for a query of products: the units of each held by live carts (other than
     ``except_cart``'s)."""
-    query = (
-        select(func.coalesce(func.sum(CartLine.quantity), 0))
-        .join(Cart, Cart.id == CartLine.cart_id)
-        .where(CartLine.product_id == Product.id, Cart.expires_at > utcnow())
-    )
-    if except_cart is not None:
-        query = query.where(Cart.id != except_cart)
-    return query.correlate(Product).scalar_subquery()
+    return _HELD_BY_CARTS.params(_holds_now(except_cart)).scalar_subquery()
 
 
 def free(products: list[Product], except_cart: int | None = None, session=None) -> dict[int, int]:
@@ -113,11 +134,24 @@ def free(products: list[Product], except_cart: int | None = None, session=None) 
 
 def _lock(product_ids: list[int]) -> dict[int, object]:
     """Lock the rows of ``product_ids`` (in id order) until the commit; their columns now."""
-    rows = db.session.execute(
-        select(products_table).where(products_table.c.id.in_(product_ids))
-        .order_by(products_table.c.id).with_for_update()
-    ).all()
-    return {row.id: row for row in rows}
+    return {row.id: row for row in db.session.execute(_LOCK, {"ids": product_ids})}
+
+
+@functools.cache
+def _taking(lines: int, returning_held: bool):
+    """The UPDATE that takes an order of ``lines`` products (``:id_<i>``, ``:units_<i>`` each):
+    each product's stock less its units, where that leaves enough for the other carts' live
+    holds; returns what it took from (id, stock now and, if ``returning_held``, what the
+    other carts hold)."""
+    ids = [bindparam(f"id_{i}", type_=Integer) for i in range(lines)]
+    held = _HELD_BY_CARTS.scalar_subquery()
+    units = case(*((products_table.c.id == ids[i], bindparam(f"units_{i}", type_=Integer)) for i in range(lines)))
+    return (
+        update(products_table)
+        .where(products_table.c.id.in_(ids), products_table.c.stock - held >= units)
+        .values(stock=products_table.c.stock - units)
+        .returning(products_table.c.id, products_table.c.stock, *([held.label("held")] if returning_held else []))
+    )
 
 
 def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[Any, int] | None:
@@ -194,25 +228,29 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
         return [], gone
     if check is not None:
         check(rows)
-    holds = held(ids, cart.id if cart is not None else None)
-    if short := [pid for pid, quantity in wanted if rows[pid].stock - holds.get(pid, 0) < quantity]:
-        return [], sorted(short)
+    # One statement, after the lock (so that it counts every hold committed before the lock was
+    # granted): each product's stock less its units, where that leaves enough for the other
+    # carts' live holds. A product it leaves alone is short.
+    quantities = dict(wanted)
+    values = _holds_now(cart.id if cart is not None else None)
+    for i, product_id in enumerate(ids):
+        values[f"id_{i}"], values[f"units_{i}"] = product_id, quantities[product_id]
+    # SQLAlchemy writes a subquery in SQLite's RETURNING without its tables' names (ambiguous
+    # there): the one-writer database counts the holds in a statement of their own.
+    returning_held = session.get_bind().dialect.name != "sqlite"
+    left = {row.id: row for row in session.execute(_taking(len(ids), returning_held), values)}
+    if short := [pid for pid in ids if pid not in left]:
+        return [], short
+    holds = {pid: row.held for pid, row in left.items()} if returning_held else held(ids, values["except_cart"])
     own = {line.product_id: line.quantity for line in cart.lines} if cart is not None else {}
     live = cart is not None and aware(cart.expires_at) > utcnow()
     taken = []
-    for product_id, quantity in sorted(wanted):
-        row = rows[product_id]
-        left = session.execute(
-            update(products_table)
-            .where(products_table.c.id == product_id)
-            .values(stock=products_table.c.stock - quantity)
-            .returning(products_table.c.stock)
-        ).scalar_one()
-        taken.append(Taken(product_id, quantity, row.name, row.price))
-        fell(product_id, row.low_stock_at, row.stock, left)
-        free_before = row.stock - holds.get(product_id, 0) - (own.get(product_id, 0) if live else 0)
-        shown.updated(session, Product, vendor_id, True, stock=(row.stock, left),
-                      free=(free_before, left - holds.get(product_id, 0)))
+    for product_id in ids:
+        row, now, others = rows[product_id], left[product_id].stock, holds.get(product_id, 0)
+        taken.append(Taken(product_id, quantities[product_id], row.name, row.price))
+        fell(product_id, row.low_stock_at, row.stock, now)
+        free_before = row.stock - others - (own.get(product_id, 0) if live else 0)
+        shown.updated(session, Product, vendor_id, True, stock=(row.stock, now), free=(free_before, now - others))
     return taken, []
 
 
