@@ -104,12 +104,11 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = database_url(env.get("DATABASE_URL", ""))
         self.REDIS_URL = env.get("REDIS_URL", "")
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         # A streaming replica for reads that may be a moment old (dukaan.replica); optional.
         self.DATABASE_REPLICA_URL = database_url(env.get("DATABASE_REPLICA_URL", ""))
         if self.DATABASE_REPLICA_URL:
             self.SQLALCHEMY_BINDS = {"replica": {
-                "url": self.DATABASE_REPLICA_URL, "pool_pre_ping": True,
+                "url": self.DATABASE_REPLICA_URL,
                 # A replica that does not answer costs a second, then the primary serves.
                 "connect_args": {"connect_timeout": 1},
             }}

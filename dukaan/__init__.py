@@ -147,7 +147,7 @@ def register_extensions(app: Flask) -> None:
 
     from . import accounts, jobs, media, replica, storefront_cache
     from .extensions import cache, csrf, db, limiter, login, migrate
-    from .models.common import SIDE, side_bind
+    from .models.common import SIDE, check_on_checkout, side_bind
     from .sessions import SessionInterface
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
@@ -155,6 +155,9 @@ def register_extensions(app: Flask) -> None:
     if (side := side_bind(app.config["SQLALCHEMY_DATABASE_URI"])) is not None:
         app.config["SQLALCHEMY_BINDS"] = {**(app.config.get("SQLALCHEMY_BINDS") or {}), SIDE: side}
     db.init_app(app)
+    with app.app_context():  # no pool_pre_ping: a system call instead of a round trip
+        for engine in db.engines.values():
+            check_on_checkout(engine)
     replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)

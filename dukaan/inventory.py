@@ -134,7 +134,7 @@ def free(products: list[Product], except_cart: int | None = None, session=None) 
 
 def _lock(product_ids: list[int]) -> dict[int, object]:
     """Lock the rows of ``product_ids`` (in id order) until the commit; their columns now."""
-    return {row.id: row for row in db.session.execute(_LOCK, {"ids": product_ids})}
+    return {row.id: row for row in db.session.connection().execute(_LOCK, {"ids": product_ids})}
 
 
 @functools.cache
@@ -237,8 +237,9 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
         values[f"id_{i}"], values[f"units_{i}"] = product_id, quantities[product_id]
     # SQLAlchemy writes a subquery in SQLite's RETURNING without its tables' names (ambiguous
     # there): the one-writer database counts the holds in a statement of their own.
-    returning_held = session.get_bind().dialect.name != "sqlite"
-    left = {row.id: row for row in session.execute(_taking(len(ids), returning_held), values)}
+    connection = session.connection()
+    returning_held = connection.dialect.name != "sqlite"
+    left = {row.id: row for row in connection.execute(_taking(len(ids), returning_held), values)}
     if short := [pid for pid in ids if pid not in left]:
         return [], short
     holds = {pid: row.held for pid, row in left.items()} if returning_held else held(ids, values["except_cart"])

@@ -326,10 +326,11 @@ def _insert(order: Order, lines: list[OrderLine]) -> Order:
     than both statements (``scripts/profile_order.py``)."""
     session = db.session
     values = {column.key: getattr(order, column.key) for column in orders_table.columns if column.key != "id"}
-    order.id = session.execute(_INSERT_ORDER, values).scalar_one()
+    connection = session.connection()
+    order.id = connection.execute(_INSERT_ORDER, values).scalar_one()
     rows = [{"order_id": order.id, "product_id": line.product_id, "name": line.name,
              "unit_price": line.unit_price, "quantity": line.quantity} for line in lines]
-    ids = session.scalars(_INSERT_LINES, rows)
+    ids = connection.scalars(_INSERT_LINES, rows)
     for line, line_id in zip(lines, ids, strict=True):
         line.id, line.order_id = line_id, order.id
     order.lines = lines
