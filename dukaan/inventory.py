@@ -177,7 +177,9 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
         raise NotEnough(product_id, 0)
     if quantity and row.max_per_order and quantity > row.max_per_order:
         raise OverLimit(row.name, row.max_per_order)
-    others = held([product_id], cart.id).get(product_id, 0) if row is not None else 0
+    # On the connection: the session's autoflush would write a new cart before its line (a
+    # new cart holds nothing, and is written with its line at the commit, in one flush).
+    others = held([product_id], cart.id, session.connection()).get(product_id, 0) if row is not None else 0
     if quantity and quantity > max(0, row.stock - others):
         raise NotEnough(product_id, max(0, row.stock - others), row.name)
     if quantity == 0:
