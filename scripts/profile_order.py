@@ -8,6 +8,7 @@ SQL statements it ran with their time (statement by statement, commits
 apart), and the functions that took the most time under cProfile.
 
 Usage: .venv/bin/python scripts/profile_order.py [--orders 300] [--cart] [--dump FILE]
+       valgrind --tool=callgrind .venv/bin/python scripts/profile_order.py --plain 120 [--cart]
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--cart", action="store_true", help="profile a first Add to the cart instead")
+    parser.add_argument("--plain", type=int, metavar="N",
+                        help="only run N requests after the warm-up, nothing measured: for valgrind's callgrind "
+                             "(the instructions of N=120 less those of N=20 are 100 requests')")
     parser.add_argument("--dump", metavar="FILE", help="also write the cProfile stats to FILE (for pstats or snakeviz)")
     options = parser.parse_args()
 
@@ -59,13 +63,15 @@ def main() -> int:
     statements: dict[str, list[float]] = defaultdict(list)
     started: dict[int, float] = {}
 
-    @event.listens_for(_engine(app), "before_cursor_execute")
     def before(conn, cursor, statement, parameters, context, executemany):
         started[id(cursor)] = time.perf_counter()
 
-    @event.listens_for(_engine(app), "after_cursor_execute")
     def after(conn, cursor, statement, parameters, context, executemany):
         statements[_shape(statement)].append(time.perf_counter() - started.pop(id(cursor)))
+
+    if options.plain is None:
+        event.listen(_engine(app), "before_cursor_execute", before)
+        event.listen(_engine(app), "after_cursor_execute", after)
 
     client = app.test_client()
     path = "/order/profile/cart" if options.cart else "/order/profile"
@@ -83,6 +89,10 @@ def main() -> int:
 
     for _ in range(20):  # warm-up: templates compiled, pools filled
         request()
+    if options.plain is not None:
+        for _ in range(options.plain):
+            request()
+        return 0
     # First the plain time (no profiler, no statement timing beyond the events' own cost).
     began, cpu = time.perf_counter(), time.process_time()
     for _ in range(options.orders):
