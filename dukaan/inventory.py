@@ -6,12 +6,13 @@ live until its cart's ``expires_at``, so an abandoned cart frees its units by
 the clock, with no job. Whoever holds or takes units locks the product's row
 first (in product id order, so two never wait on each other), then counts the
 holds in a later statement (an order's is the one that takes the stock), which
-sees every hold committed before the lock was granted: no amount of concurrency sells or holds a unit twice or
-leaves stock below zero. Each movement tells the store page's invalidation
-what it did (``storefront_cache.shown``), and one that takes a product's stock
-from above its low-stock mark (``low_stock_at``) to it or below asks for the
-vendor's email in the same transaction (``fell``). None of these functions
-commits: the caller's transaction takes every movement or none.
+sees every hold committed before the lock was granted: no amount of concurrency
+sells or holds a unit twice or leaves stock below zero. Each movement tells the
+store page's invalidation what it did (``storefront_cache.shown``), and one
+that takes a product's stock from above its low-stock mark (``low_stock_at``)
+to it or below asks for the vendor's email in the same transaction (``fell``).
+None of these functions commits: the caller's transaction takes every movement
+or none.
 """
 
 from __future__ import annotations
@@ -325,9 +326,9 @@ def _cut_holds(product: Product, holding: int) -> None:
     if excess <= 0:
         return
     lines = db.session.scalars(
-        select(CartLine).join(Cart, Cart.id == CartLine.cart_id)
-        .where(CartLine.product_id == product.id, Cart.expires_at > utcnow())
-        .order_by(CartLine.changed_at.desc(), CartLine.id.desc())
+        _holding(select(CartLine).where(CartLine.product_id == product.id))
+        .order_by(CartLine.changed_at.desc(), CartLine.id.desc()),
+        _holds_now(None),
     )
     for line in lines:
         if excess <= 0:
