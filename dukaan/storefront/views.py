@@ -53,7 +53,8 @@ def store(slug: str):
     if slug != slug.lower():
         return _lowercase_redirect("storefront.store", slug, **({"q": q} if q else {}))
     if products.search_words(q):
-        return _search_page(_store_or_404(slug), q)
+        reading = replica.session()
+        return _search_page(_store_or_404(slug, reading), q, reading)
     return _send(storefront_cache.page(slug, catalogue.load, _render_store))
 
 
@@ -129,13 +130,14 @@ class Search:
     matches: list[Product]
 
 
-def _search(vendor, q: str) -> Search | None:
-    """``vendor``'s products on sale that match ``q``; None for a search of nothing."""
+def _search(vendor, q: str, session) -> Search | None:
+    """``vendor``'s products on sale that match ``q``, read on ``session``; None for a search
+    of nothing."""
     words = products.search_words(q)
     if not words:
         return None
     cut = len(q) > products.MAX_SEARCH or len(q.split()) > products.MAX_SEARCH_WORDS
-    return Search(products.search_text(q), " ".join(words), cut, products.on_sale(vendor, search=q))
+    return Search(products.search_text(q), " ".join(words), cut, products.on_sale(vendor, search=q, session=session))
 
 
 def _uncached(response):
@@ -146,9 +148,10 @@ def _uncached(response):
     return response
 
 
-def _search_page(vendor, q: str):
-    """The store page with only the products that match ``q`` (the search box without JavaScript)."""
-    search = _search(vendor, q)
+def _search_page(vendor, q: str, session):
+    """The store page with only the products that match ``q`` (the search box without JavaScript),
+    read on ``session``."""
+    search = _search(vendor, q, session)
     front = Storefront(vendor.slug, vendor.store_name, catalogue.render(vendor, search.matches, searching=True),
                        pricing.Terms.of(vendor))
     return _uncached(make_response(_render_store(front, search=search)))
@@ -158,12 +161,13 @@ def _search_page(vendor, q: str):
 def search(slug: str):
     """htmx (the search box, as the customer types): what matches ``q``, as a list that jumps
     to each product on the page; empty for a search of nothing. Otherwise, 303 to the store
-    page searched."""
-    vendor = _store_or_404(slug)
+    page searched. Read on the replica, like the page it searches."""
+    reading = replica.session()
+    vendor = _store_or_404(slug, reading)
     q = request.args.get("q", "")
     if not is_htmx():
         return redirect(url_for("storefront.store", slug=vendor.slug, **({"q": q} if q else {})), 303)
-    response = make_response(render_template("storefront/_search_results.html", search=_search(vendor, q),
+    response = make_response(render_template("storefront/_search_results.html", search=_search(vendor, q, reading),
                                              slug=vendor.slug))
     response.vary.add("HX-Request")
     return _uncached(response)

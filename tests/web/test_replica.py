@@ -341,6 +341,19 @@ def test_a_product_page_is_filled_from_the_replica_only_once_it_has_replayed_the
     assert read(seen, "products"), "once replayed, the replica fills it again"
 
 
+def test_a_search_of_the_store_reads_the_replica(_schema, shop):
+    """A search is never cached: each one would otherwise be a read on the primary."""
+    app = replica_app(_schema)
+    seen, primary = on_replica(app), on_primary(app)
+    client = app.test_client()
+    page = client.get("/order/ravi", query_string={"q": "mango"})
+    assert page.status_code == 200 and "Mango pickle" in page.get_data(as_text=True)
+    typed = client.get("/order/ravi/search", query_string={"q": "mango"}, headers={"HX-Request": "true"})
+    assert typed.status_code == 200 and "Mango pickle" in typed.get_data(as_text=True)
+    assert read(seen, "products") and read(seen, "vendors")
+    assert not read(primary, "products") and not read(primary, "vendors")
+
+
 ORDER_FORM = {"name": "Meera Joshi", "phone": "9876543210", "address": "12 MG Road, Pune"}
 
 
