@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import joinedload, selectinload
 
-from . import inventory, products
+from . import accounts, inventory, products
 from .extensions import db
 from .models import Cart, Product, Vendor, aware, commit_keeping_loaded, utcnow
 from .orders import MAX_LINES, MAX_QUANTITY
@@ -36,6 +37,27 @@ def find(vendor: Vendor, token: str | None, session=None) -> Cart | None:
     return (session or db.session).scalar(
         Cart.owned_by(vendor).where(Cart.token == token).options(selectinload(Cart.lines))
     )
+
+
+# Built once: the store and the visitor's cart there with its lines, in one statement (every
+# change of a cart, its fragment, the running total and the checkout begin with it).
+_STORE_AND_CART = (
+    select(Vendor, Cart)
+    .outerjoin(Cart, and_(Cart.vendor_id == Vendor.id, Cart.token == bindparam("token")))
+    .where(Vendor.username == bindparam("username"))
+    .options(joinedload(Cart.lines))
+)
+
+
+def store_and_cart(slug: str, token: str | None, session=None) -> tuple[Vendor | None, Cart | None]:
+    """The store named ``slug`` and the cart of ``token`` there (``find``, in the same
+    statement), read on ``session`` (the app's by default); None for either that is not."""
+    if not token:
+        return accounts.find(slug, session), None
+    found = (session or db.session).execute(
+        _STORE_AND_CART, {"username": accounts.normalise_username(slug), "token": token}
+    ).unique().first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: int) -> Cart:

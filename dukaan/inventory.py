@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Select, bindparam, case, func, inspect, select, update
+from sqlalchemy import DateTime, Integer, Select, and_, bindparam, case, func, inspect, select, update
 
 from . import jobs
 from .extensions import db
@@ -101,6 +101,15 @@ _HELD_BY_CARTS = _holding(
     select(func.coalesce(func.sum(lines_table.c.quantity), 0))
     .where(lines_table.c.product_id == products_table.c.id)
 ).correlate(products_table)
+# After a product's lock: the units other carts hold of it, and the cart's own line of it
+# (another tab of the same cart may have just written it), in one statement.
+_HELD_AND_LINE = (
+    select(_HELD_BY_CARTS.scalar_subquery(), CartLine)
+    .select_from(products_table)
+    .outerjoin(CartLine, and_(CartLine.product_id == products_table.c.id, CartLine.cart_id == EXCEPT_CART))
+    .where(products_table.c.id == bindparam("product"))
+    .execution_options(populate_existing=True)
+)
 _LOCK = (
     select(products_table).where(products_table.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(products_table.c.id).with_for_update()
@@ -168,19 +177,19 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
     session = db.session
     new_cart = inspect(cart).transient or inspect(cart).pending
     row = _lock([product_id]).get(product_id)
-    # Read after the lock: another tab of the same cart may have just written this line.
-    line = None if new_cart else session.scalar(
-        select(CartLine).where(CartLine.cart_id == cart.id, CartLine.product_id == product_id)
-    )
+    others, line = 0, None  # no such product: nothing held of it, and no line (lines go with it)
+    if row is not None:
+        # After the lock: the holds it let through, and this cart's line as another tab may
+        # have just written it. No autoflush: a new cart (no id, no line, holding nothing) is
+        # written with its line at the commit, in one flush.
+        with session.no_autoflush:
+            others, line = session.execute(_HELD_AND_LINE, {"product": product_id, **_holds_now(cart.id)}).one()
     was_live = not new_cart and aware(cart.expires_at) > utcnow()
     before = line.quantity if line is not None and was_live else 0
     if quantity and (row is None or row.vendor_id != cart.vendor_id or not row.available):
         raise NotEnough(product_id, 0)
     if quantity and row.max_per_order and quantity > row.max_per_order:
         raise OverLimit(row.name, row.max_per_order)
-    # On the connection: the session's autoflush would write a new cart before its line (a
-    # new cart holds nothing, and is written with its line at the commit, in one flush).
-    others = held([product_id], cart.id, session.connection()).get(product_id, 0) if row is not None else 0
     if quantity and quantity > max(0, row.stock - others):
         raise NotEnough(product_id, max(0, row.stock - others), row.name)
     if quantity == 0:

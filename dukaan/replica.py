@@ -107,15 +107,17 @@ def configured(app: Flask | None = None) -> bool:
     return BIND in ((app or current_app).config.get("SQLALCHEMY_BINDS") or {})
 
 
-def session(at_least: int | None = None) -> Session:
+def session(at_least: int | None = None, not_written_here: bool = False) -> Session:
     """The session for a read that may be a moment old (see the module's docstring); with
     ``at_least``, a WAL position the read must see (the change that outdated what it fills),
     the replica's only once it has replayed that far.
 
     A request that writes (any method but GET and HEAD), or has committed, reads the
     primary throughout: what it reads may decide what it writes, and what it shows after
-    must show its own change."""
-    if not configured() or _writing():
+    must show its own change. ``not_written_here``: the read is of none of that (what a
+    cart shows of its other products, after the change of one line), so it goes where a
+    GET's would: the visitor's earlier writes still keep it on the primary until replayed."""
+    if not configured() or (_writing() and not not_written_here):
         return db.session
     standing = current_app.extensions[EXTENSION].now()
     if not standing.usable or (at_least is not None and at_least > standing.replayed):

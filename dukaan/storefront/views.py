@@ -178,13 +178,9 @@ def search(slug: str):
 def place_order(slug: str):
     if not same_origin():
         abort(403, "Orders can only be placed from the store's own page.")
-    _require_slug_shape(slug)
-    vendor = accounts.find(slug)
-    if vendor is None:
-        abort(404)
+    vendor, cart = _store_and_cart_or_404(slug)
     form = CheckoutForm(request.form)
     # With a cart, the order is what it holds; without one (no JavaScript), the quantities typed.
-    cart = carts.find(vendor, request.cookies.get(carts.COOKIE))
     if cart is not None and not any(line.quantity for line in cart.lines):
         cart = None
     wanted, qty_errors, malformed = ({}, {}, {}) if cart else parse_quantities(request.form)
@@ -233,9 +229,8 @@ def order_total(slug: str):
     unless the visitor's own last write (a cart change) is not there yet.
     """
     reading = replica.session()
-    vendor = _store_or_404(slug, reading)
+    vendor, cart = _store_and_cart_or_404(slug, reading)
     wanted, qty_errors, malformed = parse_quantities(request.args)
-    cart = carts.find(vendor, request.cookies.get(carts.COOKIE), reading)
     response = make_response(
         render_template(
             "storefront/_total.html",
@@ -260,9 +255,7 @@ def _cart_path(vendor) -> str:
 @bp.get("/<slug>/cart")
 def cart(slug: str):
     """The visitor's cart, read on the replica unless their own last change is not there yet."""
-    reading = replica.session()
-    vendor = _store_or_404(slug, reading)
-    return _cart_fragment(vendor, carts.find(vendor, request.cookies.get(carts.COOKIE), reading))
+    return _cart_fragment(*_store_and_cart_or_404(slug, replica.session()))
 
 
 @bp.post("/<slug>/cart")
@@ -272,8 +265,7 @@ def change_cart(slug: str):
     cart, 409 saying how many are free (nothing more held), 422 for input that makes no sense."""
     if not same_origin():
         abort(403, "Carts can only be changed from the store's own page.")
-    vendor = _store_or_404(slug)
-    current = carts.find(vendor, request.cookies.get(carts.COOKIE))
+    vendor, current = _store_and_cart_or_404(slug)
     product_id = whole_number(request.form.get("product_id"), max_digits=12)
     quantity = whole_number(request.form.get("quantity"), max_digits=6)
     if product_id is None or quantity is None:
@@ -297,11 +289,22 @@ def _store_or_404(slug: str, session=None):
     return vendor
 
 
+def _store_and_cart_or_404(slug: str, session=None):
+    """The store (404 if there is none) and the visitor's cart there (None), in one statement."""
+    _require_slug_shape(slug)
+    vendor, cart = carts.store_and_cart(slug, request.cookies.get(carts.COOKIE), session)
+    if vendor is None:
+        abort(404)
+    return vendor, cart
+
+
 def _cart_fragment(vendor, found, status: int = 200, error: str | None = None):
     response = make_response(
-        # After a change (a POST), replica.session() is the primary's.
-        render_template("storefront/_cart.html", cart=carts.view(vendor, found, replica.session()), error=error,
-                        slug=vendor.slug), status
+        # The cart itself was read (and changed) on the primary; what it shows of its other
+        # products (rows and other carts' holds, none of them the visitor's write) comes from
+        # where a GET reads.
+        render_template("storefront/_cart.html", error=error, slug=vendor.slug,
+                        cart=carts.view(vendor, found, replica.session(not_written_here=True))), status
     )
     if found is not None:
         response.set_cookie(carts.COOKIE, found.token, max_age=7 * 24 * 3600, path=_cart_path(vendor),

@@ -5,6 +5,8 @@ stands is replaced to make it lag."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import event, select
 
@@ -216,7 +218,8 @@ def written_by(client) -> int:
 
 
 def read(seen: list[str], table: str) -> bool:
-    return any(f"FROM {table}" in statement for statement in seen)
+    """Whether any of the ``seen`` statements reads ``table`` (from it, or joined to it)."""
+    return any(re.search(rf"\b(FROM|JOIN) {table}\b", statement) for statement in seen)
 
 
 def test_a_request_that_writes_reads_the_primary(_schema, shop):
@@ -408,6 +411,26 @@ def test_the_cart_and_the_running_total_read_the_replica_unless_the_visitor_just
     assert "₹360.00" in shopper.get(total).get_data(as_text=True)
     assert not seen, "the shopper read a replica that has not replayed their cart change"
     assert read(primary, "carts") and read(primary, "cart_lines")
+
+
+def test_a_cart_change_reads_its_cart_once_on_the_primary_and_its_other_products_on_the_replica(_schema, shop):
+    """An "Add" reads the store, the cart and its lines in one statement, and after its commit
+    shows the cart's other products (none of them its write) from the replica."""
+    app = replica_app(_schema)
+    lime = make_product(app, shop["vendor"], "Lime pickle", "80.00", 10)
+    seen, primary = on_replica(app), on_primary(app)
+    shopper = app.test_client()
+    first = shopper.post("/order/ravi/cart", data={"product_id": str(shop["product"]), "quantity": "1"})
+    assert first.status_code == 200
+    seen.clear(), primary.clear()
+    added = shopper.post("/order/ravi/cart", data={"product_id": str(lime), "quantity": "2"})
+    html = added.get_data(as_text=True)
+    assert added.status_code == 200 and "Mango pickle" in html and "Lime pickle" in html
+    reads = [statement for statement in primary if statement.lstrip().startswith("SELECT")]
+    store = [statement for statement in reads if read([statement], "vendors")]
+    assert len(store) == 1 and read(store, "carts") and read(store, "cart_lines")
+    assert not any(statement.lstrip().startswith(("SELECT carts.", "SELECT cart_lines.")) for statement in reads)
+    assert read(seen, "products"), "the cart's other product is shown from the replica"
 
 
 def test_each_servers_reads_and_writes_are_counted(_schema, shop):
