@@ -7,11 +7,13 @@ vendor ``demo`` / ``demo1234``), on this machine only:
 
 (``make loadtest`` starts the native stack, runs this, and checks the stock after.)
 
-The mix, per shopper: open the store page most of the time, ask for a running
-total, add to the cart, now and then check out, and keep polling the order
-page they got. A sold-out or held-out answer (409) is what a sale day gives
-some customers: an expected outcome, not a failure. Mobile-app customers page
-through the API's product list and search it. One vendor watches the orders
+The mix, per shopper: open the store page and product pages most of the time
+(each, as in a browser, then fetches the visitor's cart fragment: the page's
+htmx does), search the store now and then, ask for a running total, add to
+the cart, now and then check out, and keep polling the order page they got.
+A sold-out or held-out answer (409) is what a sale day gives some customers:
+an expected outcome, not a failure. Mobile-app customers page through the
+API's product list and search it. One vendor watches the orders
 list, looks at the products and toggles one product off and on again; that
 product is left out of the shoppers' choices, so they never meet it half-way.
 
@@ -42,6 +44,7 @@ MAX_REQUESTS = int(os.environ.get("LOADTEST_MAX_REQUESTS", "20000"))
 PRODUCT_FIELD = re.compile(r'name="qty-(\d+)"')
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 ORDER_LINK = re.compile(rf"/order/{re.escape(STORE)}/([A-Za-z0-9_-]{{1,32}})$")
+HTMX = {"HX-Request": "true"}
 SEARCH_WORDS = ("tea", "oil", "rice", "pickle", "masala", "soap", "honey", "ghee")
 
 # The product the vendor toggles: the shoppers leave it alone (the highest id on the page).
@@ -102,6 +105,24 @@ class Shopper(HttpUser):
             ids = sorted({int(found) for found in PRODUCT_FIELD.findall(response.text)})
             # The highest id is the vendor's to toggle.
             self.products = ids[:-1] if len(ids) > 1 else ids
+        self.cart_fragment()
+
+    @task(6)
+    def product_page(self):
+        if not self.products:
+            return
+        self.client.get(f"/order/{STORE}/p/{random.choice(self.products)}", name="product page")
+        self.cart_fragment()
+
+    def cart_fragment(self):
+        """What a page's htmx asks for as it loads: the visitor's cart beside the shared page."""
+        self.client.get(f"/order/{STORE}/cart", headers=HTMX, name="cart fragment")
+
+    @task(1)
+    def search(self):
+        """The search box, as the customer types (htmx)."""
+        self.client.get(f"/order/{STORE}/search", params={"q": random.choice(SEARCH_WORDS)}, headers=HTMX,
+                        name="store search")
 
     @task(3)
     def running_total(self):

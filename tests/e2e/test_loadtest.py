@@ -43,7 +43,7 @@ def test_the_sale_day_runs_against_the_demo_store_and_stops_by_itself(app, runne
         server.server_close()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = result.stdout + result.stderr
-    for kind in ("store page", "add to cart", "Aggregated"):
+    for kind in ("store page", "product page", "cart fragment", "add to cart", "Aggregated"):
         assert kind in summary, kind
     assert took < 40
     with app.app_context():
