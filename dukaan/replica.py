@@ -13,7 +13,8 @@ primary's WAL position in the ``wal`` cookie (for
 ``REPLICA_READ_OWN_WRITES_SECONDS``); while the replica has not replayed that
 far, this visitor's reads go to the primary. Each process checks where the
 replica stands at most every ``REPLICA_CHECK_SECONDS`` (two one-row queries),
-and leaves a replica that failed alone for ``REPLICA_RETRY_SECONDS``.
+asks the replica again (one query) when a read needs a position newer than it
+last saw, and leaves a replica that failed alone for ``REPLICA_RETRY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ STANDING = text("""
                 ELSE 0 END
 """)
 WRITTEN = text("SELECT pg_current_wal_lsn()")
+REPLAYED = text("SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END")
+# What read-your-writes asks the servers (their WAL positions): no table, none of the store's data.
+POSITIONS = frozenset(statement.text for statement in (STANDING, WRITTEN, REPLAYED))
 
 
 def lsn(value: str | None) -> int | None:
@@ -83,8 +87,19 @@ def measure(max_lag: float) -> Standing:
     return Standing(lag <= max_lag, replayed, lag)
 
 
+def replayed() -> int | None:
+    """The WAL position the replica has replayed, asked now (one query on it); None if it fails."""
+    try:
+        with db.engines[BIND].connect() as replica:
+            return lsn(str(replica.scalar(REPLAYED)))
+    except Exception as error:
+        log.warning("replica: unreachable, reads go to the primary: %s", error.__class__.__name__)
+        return None
+
+
 class Watch:
-    """This process's view of the replica, refreshed at most every ``every`` seconds."""
+    """This process's view of the replica, refreshed at most every ``every`` seconds, and
+    asked again when a read needs a position newer than the last it saw (``has_replayed``)."""
 
     def __init__(self, every: float, retry: float, max_lag: float) -> None:
         self.every, self.retry, self.max_lag = every, retry, max_lag
@@ -101,6 +116,24 @@ class Watch:
                 wait = self.every if self.standing is not DOWN else self.retry
                 self.next_check = time.monotonic() + wait
         return self.standing
+
+    def has_replayed(self, position: int) -> bool:
+        """Whether the replica (usable: up and not too far behind) has replayed ``position``:
+        by what this process last saw, or else by asking it now. A change made a moment ago
+        is usually replayed within milliseconds, long before the next measure is due."""
+        standing = self.now()
+        if not standing.usable:
+            return False
+        if position <= standing.replayed:
+            return True
+        now = replayed()
+        with self.lock:
+            if now is None:  # down: leave it alone until the retry, as a measure would
+                self.standing, self.next_check = DOWN, time.monotonic() + self.retry
+                return False
+            if self.standing.usable and now > self.standing.replayed:
+                self.standing = Standing(True, now, self.standing.lag)
+        return position <= now
 
 
 def configured(app: Flask | None = None) -> bool:
@@ -119,11 +152,8 @@ def session(at_least: int | None = None, not_written_here: bool = False) -> Sess
     GET's would: the visitor's earlier writes still keep it on the primary until replayed."""
     if not configured() or (_writing() and not not_written_here):
         return db.session
-    standing = current_app.extensions[EXTENSION].now()
-    if not standing.usable or (at_least is not None and at_least > standing.replayed):
-        return db.session
     own = lsn(request.cookies.get(COOKIE)) if has_request_context() else None
-    if own is not None and own > standing.replayed:
+    if not current_app.extensions[EXTENSION].has_replayed(max(at_least or 0, own or 0)):
         return db.session
     if "_replica_session" not in g:
         g._replica_session = Session(bind=db.engines[BIND])

@@ -147,9 +147,12 @@ def statements() -> dict[str, float]:
 def statements_report(now: dict[str, float], before: dict[str, float]) -> str:
     ran = {key: int(value - before.get(key, 0.0)) for key, value in now.items()}
     primary, replica = ran.get("primary read", 0), ran.get("replica read", 0)
+    asked = ran.get("primary position", 0), ran.get("replica position", 0)
     return (f"read statements during the run (the app's count): primary {primary:,}, replica {replica:,} "
             f"(the primary's share {share(primary, replica):.1%}); writes and locking reads on the primary "
-            f"{ran.get('primary write', 0):,}")
+            f"{ran.get('primary write', 0):,}; WAL positions asked (read-your-writes, no table): primary "
+            f"{asked[0]:,}, replica {asked[1]:,} (counted as reads, the primary's share would be "
+            f"{share(primary + asked[0], replica + asked[1]):.1%})")
 
 
 def share(part: int, rest: int) -> float:

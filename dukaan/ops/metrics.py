@@ -31,6 +31,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
+from ..replica import POSITIONS
+
 log = logging.getLogger(__name__)
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -61,7 +63,8 @@ CACHE = Counter(
 STATEMENTS = Counter(
     "dukaan_db_statements_total",
     "SQL statements the app sent, by server (primary, replica) and kind (read: a SELECT that "
-    "locks nothing; write: anything else, locking reads included).",
+    "locks nothing; position: where the servers stand in the WAL, for read-your-writes; write: "
+    "anything else, locking reads included).",
     ["server", "kind"],
 )
 ORDERS = Counter("dukaan_orders_placed_total", "Orders placed (a retried order found again is not counted).")
@@ -132,10 +135,13 @@ _kinds: dict[str, str] = {}
 
 
 def statement_kind(statement: str) -> str:
-    """"read" or "write" (see ``STATEMENTS``)."""
+    """"read", "position" or "write" (see ``STATEMENTS``)."""
     kind = _kinds.get(statement)
     if kind is None:
-        kind = "read" if _READ.match(statement) and not _NOT_READ.search(statement) else "write"
+        if statement in POSITIONS:
+            kind = "position"
+        else:
+            kind = "read" if _READ.match(statement) and not _NOT_READ.search(statement) else "write"
         if len(_kinds) < 10_000:
             _kinds[statement] = kind
     return kind
@@ -145,7 +151,7 @@ class _StatementCounter:
     """An engine's ``before_cursor_execute`` listener: counts its statements for ``server``."""
 
     def __init__(self, server: str) -> None:
-        self.counters = {kind: STATEMENTS.labels(server, kind) for kind in ("read", "write")}
+        self.counters = {kind: STATEMENTS.labels(server, kind) for kind in ("read", "position", "write")}
 
     def __call__(self, _conn, _cursor, statement, *_args) -> None:
         self.counters[statement_kind(statement)].inc()

@@ -55,3 +55,11 @@ def test_the_statement_split_is_of_the_run_alone():
     line = statements_report(now, before)
     assert "primary 100, replica 900 (the primary's share 10.0%)" in line
     assert "on the primary 70" in line
+
+
+def test_the_wal_positions_asked_are_apart_from_the_reads_and_what_counting_them_would_make():
+    before = {"primary read": 0.0, "replica read": 0.0, "primary position": 0.0}
+    now = {"primary read": 100.0, "replica read": 800.0, "primary position": 50.0, "replica position": 50.0}
+    line = statements_report(now, before)
+    assert "primary 100, replica 800 (the primary's share 11.1%)" in line
+    assert "primary 50, replica 50 (counted as reads, the primary's share would be 15.0%)" in line

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 import config
+from dukaan import replica
 from dukaan.ops import metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,6 +197,9 @@ def test_gunicorn_writes_its_own_lines_as_json(monkeypatch, tmp_path):
     ("  select updated_at, deleted from orders", "read"),
     ("WITH held AS (SELECT 1) SELECT * FROM held", "read"),
     ("SELECT pg_last_wal_replay_lsn()", "read"),
+    (replica.WRITTEN.text, "position"),
+    (replica.REPLAYED.text, "position"),
+    (replica.STANDING.text, "position"),
     ("SELECT id FROM products WHERE id = ANY(%(ids)s) FOR UPDATE", "write"),
     ("SELECT id FROM vendors WHERE id = 1 FOR NO KEY UPDATE", "write"),
     ("SELECT id FROM outbox FOR UPDATE SKIP LOCKED", "write"),

@@ -22,7 +22,7 @@ DEAD_REPLICA = "postgresql://postgres@127.0.0.1:5439/nothing"
 
 def replica_app(schema: str, url: str | None = None, **overrides):
     binds = {"replica": {"url": database_url(url or schema), "connect_args": {"connect_timeout": 1}}}
-    return make_app(schema, None, SQLALCHEMY_BINDS=binds, REPLICA_CHECK_SECONDS=0, **overrides)
+    return make_app(schema, None, SQLALCHEMY_BINDS=binds, **{"REPLICA_CHECK_SECONDS": 0, **overrides})
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_the_writer_reads_the_primary_until_the_replica_replays_their_write(_sch
     assert response.status_code == 200
     written = replica.lsn(writer.get_cookie("wal").value)
     # The replica has replayed everything up to just before the vendor's change.
-    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, written - 1, 0.0))
+    replayed_up_to(monkeypatch, written - 1)
     seen.clear()
     page = writer.get("/dashboard/orders").get_data(as_text=True)
     assert 'class="status-confirmed' in page
@@ -87,10 +87,33 @@ def test_the_writer_reads_the_primary_until_the_replica_replays_their_write(_sch
     other.delete_cookie("wal")  # another device of the vendor's, whose last write is older
     other.get("/dashboard/orders")
     assert any("FROM orders" in statement for statement in seen), "others may read the replica"
-    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, written, 0.0))
+    replayed_up_to(monkeypatch, written)
     seen.clear()
     writer.get("/dashboard/orders")
     assert seen, "once replayed, the writer reads the replica again"
+
+
+def test_a_read_that_needs_a_newer_position_than_measured_asks_the_replica_again(_schema, shop, monkeypatch):
+    """Where the replica stands is measured twice a second; a visitor's own write, or a
+    change behind a fill, is usually replayed long before that. The read asks the replica's
+    replay position once more (one query on the replica) instead of going to the primary."""
+    app = replica_app(_schema, REPLICA_CHECK_SECONDS=3600)
+    seen = on_replica(app)
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login()
+    assert client.get("/dashboard/orders").status_code == 200  # measured now, not again for an hour
+    assert auth.post(f"/dashboard/orders/{shop['order']}/status", {"status": "confirmed"}).status_code == 303
+    written = written_by(client)
+    seen.clear()
+    assert 'class="status-confirmed' in client.get("/dashboard/orders").get_data(as_text=True)
+    assert replica.REPLAYED.text in seen and read(seen, "orders"), "asked again, and read the replica"
+
+    monkeypatch.setattr(replica, "replayed", lambda: written - 1)
+    assert auth.post(f"/dashboard/orders/{shop['order']}/status", {"status": "shipped"}).status_code == 303
+    seen.clear()
+    assert 'class="status-shipped' in client.get("/dashboard/orders").get_data(as_text=True)
+    assert not read(seen, "orders"), "the replica has not replayed the write: the primary's read"
 
 
 def test_a_replica_too_far_behind_is_left_alone(_schema, shop, monkeypatch):
@@ -152,11 +175,11 @@ def test_an_api_list_is_filled_from_the_replica_only_once_it_has_replayed_the_ch
         db.session.commit()
         changed = entries.replayed_by(entries.current_version("ravi"))
     assert changed is not None
-    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, changed - 1, 0.0))
+    replayed_up_to(monkeypatch, changed - 1)
     seen.clear()
     assert client.get(path).get_json()["items"][0]["name"] == "Lime pickle"
     assert not seen, "filled from a replica that has not replayed the change"
-    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, changed, 0.0))
+    replayed_up_to(monkeypatch, changed)
     seen.clear()
     assert client.get(f"{path}?per_page=5").get_json()["items"][0]["name"] == "Lime pickle"
     assert any("FROM products" in statement for statement in seen)
@@ -189,7 +212,7 @@ def test_a_store_page_is_filled_from_the_replica_only_once_it_has_replayed_the_c
         db.session.get(Product, shop["product"]).name = "Lime pickle"
         db.session.commit()
         changed = entries.replayed_by(entries.current_version("ravi"))
-    monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, changed - 1, 0.0))
+    replayed_up_to(monkeypatch, changed - 1)
     seen.clear()
     assert "Lime pickle" in client.get("/order/ravi").get_data(as_text=True)
     assert not seen, "filled from a replica that has not replayed the change"
@@ -208,8 +231,10 @@ def on_primary(app) -> list[str]:
 
 
 def replayed_up_to(monkeypatch, position: int) -> None:
-    """The replica answers, is not behind in time, and has replayed up to ``position``."""
+    """The replica answers, is not behind in time, and has replayed up to ``position``: when
+    measured, and when asked again by a read that needs a newer position."""
     monkeypatch.setattr(replica, "measure", lambda max_lag: replica.Standing(True, position, 0.0))
+    monkeypatch.setattr(replica, "replayed", lambda: position)
 
 
 def written_by(client) -> int:
