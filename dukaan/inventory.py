@@ -177,13 +177,15 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
     session = db.session
     new_cart = inspect(cart).transient or inspect(cart).pending
     row = _lock([product_id]).get(product_id)
-    others, line = 0, None  # no such product: nothing held of it, and no line (lines go with it)
-    if row is not None:
-        # After the lock: the holds it let through, and this cart's line as another tab may
-        # have just written it. No autoflush: a new cart (no id, no line, holding nothing) is
-        # written with its line at the commit, in one flush.
-        with session.no_autoflush:
-            others, line = session.execute(_HELD_AND_LINE, {"product": product_id, **_holds_now(cart.id)}).one()
+    # After the lock: the holds it let through, and this cart's line as another tab may have
+    # just written it. No such product: nothing held of it, and no line (lines go with it).
+    others, line = 0, None
+    if row is not None and new_cart:
+        # On the connection: the session's autoflush would write the new cart before its line
+        # (it holds nothing, and is written with its line at the commit, in one flush).
+        others = held([product_id], None, session.connection()).get(product_id, 0)
+    elif row is not None:
+        others, line = session.execute(_HELD_AND_LINE, {"product": product_id, **_holds_now(cart.id)}).one()
     was_live = not new_cart and aware(cart.expires_at) > utcnow()
     before = line.quantity if line is not None and was_live else 0
     if quantity and (row is None or row.vendor_id != cart.vendor_id or not row.available):

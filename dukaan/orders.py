@@ -5,6 +5,7 @@ Stock moves through ``dukaan.inventory``; this module decides when.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 
@@ -317,22 +318,52 @@ def place(
 # Built once (inventory says why); the values go with each execution.
 _INSERT_ORDER = insert(orders_table).returning(orders_table.c.id)
 _INSERT_LINES = insert(lines_table).returning(lines_table.c.id, sort_by_parameter_order=True)
+_ORDER_COLUMNS = tuple(column.key for column in orders_table.columns if column.key != "id")
+_LINE_COLUMNS = ("product_id", "name", "unit_price", "quantity")
+
+
+@functools.cache
+def _insert_with_lines(count: int):
+    """PostgreSQL: an order (``:o_<column>``) and its ``count`` lines (``:<column>_<i>``) in one
+    statement: the order's INSERT as a CTE whose id its lines take. Returns each line's order
+    id, id and product."""
+    placed = (
+        insert(orders_table)
+        .values({key: bindparam(f"o_{key}", type_=orders_table.c[key].type) for key in _ORDER_COLUMNS})
+        .returning(orders_table.c.id)
+        .cte("placed")
+    )
+    rows = [select(placed.c.id, *(bindparam(f"{key}_{i}", type_=lines_table.c[key].type) for key in _LINE_COLUMNS))
+            for i in range(count)]
+    return (
+        insert(lines_table)
+        .from_select(["order_id", *_LINE_COLUMNS], rows[0] if count == 1 else union_all(*rows))
+        .returning(lines_table.c.order_id, lines_table.c.id, lines_table.c.product_id)
+    )
 
 
 def _insert(order: Order, lines: list[OrderLine]) -> Order:
-    """Write ``order`` (every column given but its id) and its ``lines`` with two Core INSERTs,
-    and hand back the order as the session's own, loaded, as a query would have: the ORM's
-    unit of work (object states, a flush plan, a second round of events) cost an order more
-    than both statements (``scripts/profile_order.py``)."""
+    """Write ``order`` (every column given but its id) and its ``lines`` with Core (one statement
+    on PostgreSQL, ``_insert_with_lines``; two on SQLite), and hand back the order as the
+    session's own, loaded, as a query would have: the ORM's unit of work (object states, a
+    flush plan, a second round of events) cost an order more than the statements
+    (``scripts/profile_order.py``)."""
     session = db.session
-    values = {column.key: getattr(order, column.key) for column in orders_table.columns if column.key != "id"}
     connection = session.connection()
-    order.id = connection.execute(_INSERT_ORDER, values).scalar_one()
-    rows = [{"order_id": order.id, "product_id": line.product_id, "name": line.name,
-             "unit_price": line.unit_price, "quantity": line.quantity} for line in lines]
-    ids = connection.scalars(_INSERT_LINES, rows)
-    for line, line_id in zip(lines, ids, strict=True):
-        line.id, line.order_id = line_id, order.id
+    if connection.dialect.name == "postgresql":  # one statement, one round trip
+        values = {f"o_{key}": getattr(order, key) for key in _ORDER_COLUMNS}
+        for i, line in enumerate(lines):
+            values.update((f"{key}_{i}", getattr(line, key)) for key in _LINE_COLUMNS)
+        written = connection.execute(_insert_with_lines(len(lines)), values).all()
+        order.id = written[0].order_id
+        ids = {row.product_id: row.id for row in written}  # an order has one line a product
+        for line in lines:
+            line.id, line.order_id = ids[line.product_id], order.id
+    else:
+        order.id = connection.execute(_INSERT_ORDER, {key: getattr(order, key) for key in _ORDER_COLUMNS}).scalar_one()
+        rows = [{"order_id": order.id, **{key: getattr(line, key) for key in _LINE_COLUMNS}} for line in lines]
+        for line, line_id in zip(lines, connection.scalars(_INSERT_LINES, rows), strict=True):
+            line.id, line.order_id = line_id, order.id
     order.lines = lines
     for written in (order, *lines):
         make_transient_to_detached(written)

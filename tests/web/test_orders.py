@@ -102,6 +102,23 @@ def test_order_is_placed_and_redirects_to_its_page(app, client, shop):
     assert stock(app, shop["chai"]) == 0
 
 
+def test_a_placed_order_hands_back_its_lines_with_the_ids_they_were_written_with(app, shop):
+    """The order and its lines are written in one statement (PostgreSQL): each line the order
+    hands back is the row written for its product."""
+    from dukaan.models import Vendor
+
+    with app.app_context():
+        vendor = db.session.get(Vendor, shop["vendor"])
+        customer = orders.Customer("Meera Joshi", "9876543210", "12 MG Road, Pune", None)
+        order, created = orders.place(vendor, {shop["chai"]: 1, shop["pickle"]: 2}, customer)
+        handed = {(line.id, line.order_id, line.product_id, line.quantity) for line in order.lines}
+        db.session.expunge_all()
+        stored = set(db.session.execute(
+            select(OrderLine.id, OrderLine.order_id, OrderLine.product_id, OrderLine.quantity)
+            .where(OrderLine.order_id == order.id)).all())
+    assert created and len(stored) == 2 and handed == stored
+
+
 def test_zero_and_blank_quantities_are_ignored(app, client, shop):
     response = post(client, qty={shop["pickle"]: 1, shop["chai"]: 0})
     assert response.status_code == 303
