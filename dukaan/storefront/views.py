@@ -187,6 +187,13 @@ def place_order(slug: str):
     errors = list(malformed.values())
     valid = form.validate()
     if not cart and not wanted and not qty_errors and not malformed:
+        # A retry of a checkout whose cart became its order (the answer was lost; the browser
+        # still sends the cart's cookie): the order that token placed, not "nothing chosen".
+        twin = orders.find_by_token(vendor, form.order_token.data) if valid and form.order_token.data else None
+        if twin is not None:
+            response = redirect(url_for("storefront.order", slug=vendor.slug, ref=twin.ref), 303)
+            response.delete_cookie(carts.COOKIE, path=_cart_path(vendor))
+            return response
         errors.append("Choose how many you want of at least one product.")
     if not valid or qty_errors or errors:
         return _rejected(vendor, form, 422, errors, qty_errors)

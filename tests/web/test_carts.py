@@ -176,6 +176,25 @@ def test_checkout_turns_the_holds_into_the_order(app, client, shop):
         assert sorted((line.name, line.quantity) for line in order.lines) == [("Mango pickle", 2), ("Masala chai", 3)]
 
 
+def test_a_retried_checkout_of_a_cart_lands_on_the_order_it_placed(app, client, shop):
+    """The answer to a checkout was lost: the browser sends it again, with the same token and
+    the cart's cookie (the cart is gone with its order). One order, and the same page."""
+    add(client, shop["pickle"], 2)
+    cookie = client.get_cookie("cart", path="/order/ravi").value
+    form = {**CUSTOMER, "order_token": "retry-" + "a" * 26}
+    first = client.post("/order/ravi", data=form, headers={"Origin": "http://localhost"})
+    assert first.status_code == 303
+    client.set_cookie("cart", cookie, path="/order/ravi")
+    again = client.post("/order/ravi", data=form, headers={"Origin": "http://localhost"})
+    assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+    assert "cart=;" in again.headers["Set-Cookie"]
+    other = client.post("/order/ravi", data={**CUSTOMER, "order_token": "b" * 32}, headers={"Origin": "http://localhost"})
+    assert other.status_code == 422, "another token with nothing chosen is still nothing chosen"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Order.id))) == 1
+    assert product_state(app, shop["pickle"])["stock"] == 8
+
+
 def expire_holds(app):
     with app.app_context():
         db.session.execute(update(Cart).values(expires_at=Cart.expires_at - timedelta(hours=1)))
