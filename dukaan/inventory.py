@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Select, and_, bindparam, case, func, inspect, select, update
+from sqlalchemy import DateTime, Integer, Select, and_, bindparam, case, delete, func, inspect, select, update
 
 from . import jobs
 from .extensions import db
@@ -220,7 +220,8 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     """Take ``wanted`` (product id, units) from ``vendor_id``'s products on sale, for an order
     from ``cart`` (whose own holds, live or lapsed, do not stand in its way).
 
-    Raises ``CartGone`` when ``cart`` was ordered or deleted meanwhile.
+    Deletes ``cart`` and its lines in the caller's transaction (its holds become the order);
+    raises ``CartGone`` when it was ordered or deleted meanwhile.
     Returns what was taken and the ids that could not be: the products gone or
     hidden, or else those with fewer free than wanted. With any of those nothing
     is taken and the caller must roll back. ``check`` sees the locked rows (id to
@@ -230,11 +231,10 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     session = db.session
     ids = sorted(pid for pid, _ in wanted)
     rows = _lock(ids)
-    # Then the cart's row (products first, as a hold does): a second checkout of the same
-    # cart (another tab) waits here for the first, and then finds the cart gone with it.
-    if cart is not None and session.execute(
-        select(Cart.id).where(Cart.id == cart.id).with_for_update()
-    ).first() is None:
+    # Then the cart (products first, as a hold does), deleted with its lines: its holds become
+    # the order. A second checkout of the same cart (another tab) waits here for the first,
+    # and then finds the cart gone with it.
+    if cart is not None and not _take_cart(session.connection(), cart.id):
         raise CartGone()
     gone = [pid for pid in ids if rows.get(pid) is None or rows[pid].vendor_id != vendor_id
             or not rows[pid].available]
@@ -267,6 +267,18 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
         free_before = row.stock - others - (own.get(product_id, 0) if live else 0)
         shown.updated(session, Product, vendor_id, True, stock=(row.stock, now), free=(free_before, now - others))
     return taken, []
+
+
+_DELETE_CART = delete(carts_table).where(carts_table.c.id == bindparam("cart")).returning(carts_table.c.id)
+_DELETE_CART_LINES = delete(lines_table).where(lines_table.c.cart_id == bindparam("cart"))
+
+
+def _take_cart(connection, cart_id: int) -> bool:
+    """Delete the cart ``cart_id`` and its lines (one statement on PostgreSQL, whose foreign key
+    cascades; SQLite enforces none); False if it was gone already."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(_DELETE_CART_LINES, {"cart": cart_id})
+    return connection.execute(_DELETE_CART, {"cart": cart_id}).first() is not None
 
 
 def fell(product_id: int, mark: int | None, before: int, after: int) -> None:

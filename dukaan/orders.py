@@ -264,9 +264,8 @@ def place(
         if short:
             session.rollback()
             raise OutOfStock(shortages(vendor, short, cart))
-        if cart is not None:
-            session.delete(cart)
-            session.flush()
+        if cart is not None:  # deleted with its lines by take(): the session lets go of them
+            session.expunge(cart)
         # The store's next number, taken last, once nothing but a setting changed this
         # moment can refuse the order; the store's terms as they are now come with it.
         number, terms = _next_number(vendor)

@@ -119,6 +119,26 @@ def test_selling_out_and_cancelling_on_sqlite(embedded):
     assert "Sold out" not in item and f'name="qty-{bell["id"]}"' in item
 
 
+def test_a_cart_checks_out_on_sqlite(embedded):
+    """SQLite enforces no foreign keys here: the checkout deletes the cart's lines itself."""
+    from dukaan.models import Cart, CartLine
+
+    app = embedded
+    ghee = demo_product(app, "Ghee, A2 cow (500 ml)")
+    chai = demo_product(app, "Masala chai mix (200 g)")
+    customer = app.test_client()
+    for product, quantity in ((ghee, 2), (chai, 1)):
+        added = customer.post("/order/demo/cart", data={"product_id": str(product["id"]), "quantity": str(quantity)})
+        assert added.status_code == 200
+    response = customer.post("/order/demo", data=CUSTOMER)
+    assert response.status_code == 303
+    assert demo_product(app, "Ghee, A2 cow (500 ml)")["stock"] == ghee["stock"] - 2
+    with app.app_context():
+        order = db.session.scalars(select(Order)).one()
+        assert sorted(line.quantity for line in order.lines) == [1, 2]
+        assert db.session.scalars(select(Cart)).all() == [] and db.session.scalars(select(CartLine)).all() == []
+
+
 def test_an_order_emails_its_vendor_once_with_no_servers(embedded, caplog):
     """No broker, no mail server: the job runs in the process after the commit and the mail goes to the log."""
     from dukaan import jobs, orders

@@ -176,6 +176,26 @@ def test_checkout_turns_the_holds_into_the_order(app, client, shop):
         assert sorted((line.name, line.quantity) for line in order.lines) == [("Mango pickle", 2), ("Masala chai", 3)]
 
 
+def test_checkout_takes_the_cart_with_its_lines_in_one_statement(app, client, shop):
+    """The cart's row is deleted under the products' locks (its lines go with it by the
+    foreign key's cascade): no lock of its own, no delete a line."""
+    from sqlalchemy import event
+
+    add(client, shop["pickle"], 2)
+    add(client, shop["chai"], 1)
+    seen: list[str] = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda conn, cursor, statement, *args: seen.append(statement))
+    response = client.post("/order/ravi", data=CUSTOMER, headers={"Origin": "http://localhost"})
+    assert response.status_code == 303
+    deletes = [statement for statement in seen if statement.lstrip().startswith("DELETE")]
+    assert len(deletes) == 1 and deletes[0].lstrip().startswith("DELETE FROM carts")
+    assert not any("FROM carts" in statement and "FOR UPDATE" in statement for statement in seen)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Cart.id))) == 0
+        assert db.session.scalar(select(func.count(CartLine.id))) == 0
+
+
 def test_a_retried_checkout_of_a_cart_lands_on_the_order_it_placed(app, client, shop):
     """The answer to a checkout was lost: the browser sends it again, with the same token and
     the cart's cookie (the cart is gone with its order). One order, and the same page."""
