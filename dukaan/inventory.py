@@ -110,6 +110,10 @@ _HELD_AND_LINE = (
     .where(products_table.c.id == bindparam("product"))
     .execution_options(populate_existing=True)
 )
+# A cart whose holds become an order: deleted (its lines by the foreign key's cascade, except
+# on SQLite, which enforces none).
+_DELETE_CART = delete(carts_table).where(carts_table.c.id == bindparam("cart")).returning(carts_table.c.id)
+_DELETE_CART_LINES = delete(lines_table).where(lines_table.c.cart_id == bindparam("cart"))
 _LOCK = (
     select(products_table).where(products_table.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(products_table.c.id).with_for_update()
@@ -267,10 +271,6 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
         free_before = row.stock - others - (own.get(product_id, 0) if live else 0)
         shown.updated(session, Product, vendor_id, True, stock=(row.stock, now), free=(free_before, now - others))
     return taken, []
-
-
-_DELETE_CART = delete(carts_table).where(carts_table.c.id == bindparam("cart")).returning(carts_table.c.id)
-_DELETE_CART_LINES = delete(lines_table).where(lines_table.c.cart_id == bindparam("cart"))
 
 
 def _take_cart(connection, cart_id: int) -> bool:

@@ -240,7 +240,10 @@ def place(
     if any(qty > MAX_QUANTITY for _, qty in wanted):
         raise ValueError(f"at most {MAX_QUANTITY} units of a product")
     session = db.session
-    if token and (twin := find_by_token(vendor, token)) is not None:
+    # An order from a cart has no twin while the cart is there (the cart goes with its order's
+    # commit; a retry after that finds no cart, and its caller looks for the order): the unique
+    # token below is enough for it.
+    if token and cart is None and (twin := find_by_token(vendor, token)) is not None:
         return twin, False
     if len(wanted) > MAX_LINES:
         raise Refused([f"An order can have at most {MAX_LINES} different products."])

@@ -191,6 +191,8 @@ def test_checkout_takes_the_cart_with_its_lines_in_one_statement(app, client, sh
     deletes = [statement for statement in seen if statement.lstrip().startswith("DELETE")]
     assert len(deletes) == 1 and deletes[0].lstrip().startswith("DELETE FROM carts")
     assert not any("FROM carts" in statement and "FOR UPDATE" in statement for statement in seen)
+    assert not any(statement.lstrip().startswith("SELECT") and "FROM orders" in statement for statement in seen), \
+        "a cart's order has no twin to look for while the cart is there"
     with app.app_context():
         assert db.session.scalar(select(func.count(Cart.id))) == 0
         assert db.session.scalar(select(func.count(CartLine.id))) == 0
