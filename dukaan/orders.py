@@ -13,21 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, bindparam, func, insert, select, union_all, update
+from sqlalchemy import Select, String, bindparam, cast, func, insert, select, union_all, update
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 
 from . import inventory, jobs, pricing, products, replica
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, PaymentState, Product, Vendor, commit_keeping_loaded, utcnow
-from .models.common import SIDE
 from .ops import metrics
 
 # The shape of the refs ``place`` hands out (secrets.token_urlsafe): anything else names no order.
 REF_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # Units of one product in one order (a vendor may set fewer: Product.max_per_order).
 MAX_QUANTITY = 999
-# Different products in one order: the work done under the store's lock is bounded by it.
+# Different products in one order: the work done under its products' locks is bounded by it.
 MAX_LINES = 100
 # The most one order may be worth (₹99.99 crore): above any one product's price, below
 # what the money columns hold.
@@ -223,14 +223,15 @@ def place(
     returned instead of placing a second one.
 
     The order is priced by ``pricing.price`` with the store's terms as they are
-    under the store's lock, paid by ``payment`` (``cod`` or ``upi``; None: the
+    when it is written, paid by ``payment`` (``cod`` or ``upi``; None: the
     store's only method), and keeps its charges and payment method.
 
     Raises ``OutOfStock`` (nothing taken) when a product is unavailable, gone
     or short of stock, ``Refused`` when the order breaks a rule of its own
     (``check``, the store's minimum order, a payment method it does not take),
     ``StoreClosed`` when the store is closed, ``CartOrdered`` when ``cart`` was
-    ordered meanwhile, and ``ValueError`` for an order with no units.
+    ordered meanwhile, and ``ValueError`` for an order with no units. A refused order
+    takes no number.
     """
     if cart is not None:
         quantities = {line.product_id: line.quantity for line in cart.lines}
@@ -269,43 +270,49 @@ def place(
             raise OutOfStock(shortages(vendor, short, cart))
         if cart is not None:  # deleted with its lines by take(): the session lets go of them
             session.expunge(cart)
-        # The store's next number, taken last, once nothing but a setting changed this
-        # moment can refuse the order; the store's terms as they are now come with it.
-        number, terms = _next_number(vendor)
         subtotal = sum((t.price * t.quantity for t in taken), Decimal("0"))
-        try:  # a setting changed since the check above
-            price = _check_terms(vendor, terms, payment, subtotal)
-        except OrderError:
+        lines = [OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
+                 for t in taken]
+        # Written only under the terms it was priced with, as they are when it is written (its
+        # number is taken then): a setting changed since is read and the order priced again.
+        terms = terms_before
+        for _attempt in range(TERMS_TRIES):
+            try:  # a setting changed since the check above
+                price = _check_terms(vendor, terms, payment, subtotal)
+            except OrderError:
+                session.rollback()
+                raise
+            now = utcnow()
+            order = Order(
+                vendor_id=vendor.id,
+                ref=secrets.token_urlsafe(16),
+                token=token or None,
+                customer_name=customer.name,
+                phone=customer.phone,
+                address=customer.address,
+                email=customer.email or None,
+                subtotal=price.subtotal,
+                delivery_fee=price.delivery,
+                cod_fee=price.cod_fee,
+                total=price.total,
+                payment_method=price.payment,
+                payment_state=PaymentState.PENDING.value,
+                status=OrderStatus.PLACED.value,
+                created_at=now,
+                updated_at=now,
+            )
+            if _insert(order, lines, terms):
+                break
+            terms = pricing.Terms(*db.session.execute(_TERMS_NOW, {"vendor": vendor.id}).one())
+        else:
             session.rollback()
-            raise
-        now = utcnow()
-        order = _insert(Order(
-            vendor_id=vendor.id,
-            number=number,
-            ref=secrets.token_urlsafe(16),
-            token=token or None,
-            customer_name=customer.name,
-            phone=customer.phone,
-            address=customer.address,
-            email=customer.email or None,
-            subtotal=price.subtotal,
-            delivery_fee=price.delivery,
-            cod_fee=price.cod_fee,
-            total=price.total,
-            payment_method=price.payment,
-            payment_state=PaymentState.PENDING.value,
-            status=OrderStatus.PLACED.value,
-            created_at=now,
-            updated_at=now,
-        ), [OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
-            for t in taken])
+            raise Refused([f"{vendor.store_name} is changing its terms right now. Please place the order again."])
         if vendor.email or order.email:
             if vendor.email:
                 jobs.record("mail.order_placed", order_id=order.id)
             tell_customer(order, OrderStatus.PLACED)
         # What the caller reads back (the order's ref and number, the store's slug) is what
         # this transaction wrote or did not touch: no need to load it all again.
-        session.expire(vendor, ["last_order_number"])
         commit_keeping_loaded()
     except IntegrityError:
         # A twin with the same token committed meanwhile (the unique key waited for it).
@@ -318,92 +325,102 @@ def place(
 
 
 # Built once (inventory says why); the values go with each execution.
-_INSERT_ORDER = insert(orders_table).returning(orders_table.c.id)
 _INSERT_LINES = insert(lines_table).returning(lines_table.c.id, sort_by_parameter_order=True)
-_ORDER_COLUMNS = tuple(column.key for column in orders_table.columns if column.key != "id")
+# Every column of an order the caller gives; its id and number are the database's.
+_ORDER_COLUMNS = tuple(column.key for column in orders_table.columns if column.key not in ("id", "number"))
 _LINE_COLUMNS = ("product_id", "name", "unit_price", "quantity")
+# The vendor columns that make pricing.Terms.
+TERMS = tuple(pricing.Terms.__dataclass_fields__)
+_TERMS_NOW = select(*(vendors_table.c[name] for name in TERMS)).where(vendors_table.c.id == bindparam("vendor"))
+# A store changing its terms while its orders are written: read again this many times at most.
+TERMS_TRIES = 3
+
+
+def numbers_sequence(vendor_id: int) -> str:
+    """The PostgreSQL sequence of the order numbers of store ``vendor_id`` (made and dropped
+    with the store by triggers on its table: migration 0014)."""
+    return f"order_numbers_{vendor_id}"
+
+
+@functools.cache
+def _insert_order(postgresql: bool):
+    """An order (``:o_<column>``) written only while its store's terms are those it was priced
+    with (``:t_<term>``), numbered then: on PostgreSQL by the store's own sequence (``:numbers``;
+    no lock on the store's row, so one store's orders do not wait for each other's commit); on
+    SQLite, one writer at a time, after the store's last order. Returns its id and number, or
+    nothing when the terms have changed (no number taken then)."""
+    vendor = bindparam("o_vendor_id", type_=orders_table.c.vendor_id.type)
+    number = (
+        func.nextval(cast(bindparam("numbers", type_=String), REGCLASS)) if postgresql
+        else select(func.coalesce(func.max(orders_table.c.number), 0) + 1)
+        .where(orders_table.c.vendor_id == vendor).scalar_subquery()
+    )
+    rows = (
+        select(*(vendor if key == "vendor_id" else bindparam(f"o_{key}", type_=orders_table.c[key].type)
+                 for key in _ORDER_COLUMNS), number)
+        .select_from(vendors_table)
+        .where(vendors_table.c.id == vendor,
+               *(vendors_table.c[name].is_not_distinct_from(bindparam(f"t_{name}", type_=vendors_table.c[name].type))
+                 for name in TERMS))
+    )
+    return (
+        insert(orders_table).from_select([*_ORDER_COLUMNS, "number"], rows)
+        .returning(orders_table.c.id, orders_table.c.number)
+    )
 
 
 @functools.cache
 def _insert_with_lines(count: int):
-    """PostgreSQL: an order (``:o_<column>``) and its ``count`` lines (``:<column>_<i>``) in one
-    statement: the order's INSERT as a CTE whose id its lines take. Returns each line's order
-    id, id and product."""
-    placed = (
-        insert(orders_table)
-        .values({key: bindparam(f"o_{key}", type_=orders_table.c[key].type) for key in _ORDER_COLUMNS})
-        .returning(orders_table.c.id)
-        .cte("placed")
-    )
+    """PostgreSQL: an order (``_insert_order``) and its ``count`` lines (``:<column>_<i>``) in one
+    statement: the order's INSERT as a CTE whose id its lines take. Returns, for each line, the
+    order's id and number and the line's id and product; nothing when the terms have changed."""
+    placed = _insert_order(True).cte("placed")
     rows = [select(placed.c.id, *(bindparam(f"{key}_{i}", type_=lines_table.c[key].type) for key in _LINE_COLUMNS))
             for i in range(count)]
-    return (
+    written = (
         insert(lines_table)
         .from_select(["order_id", *_LINE_COLUMNS], rows[0] if count == 1 else union_all(*rows))
         .returning(lines_table.c.order_id, lines_table.c.id, lines_table.c.product_id)
+        .cte("written")
     )
+    return select(placed.c.number, written).select_from(placed.join(written, written.c.order_id == placed.c.id))
 
 
-def _insert(order: Order, lines: list[OrderLine]) -> Order:
-    """Write ``order`` (every column given but its id) and its ``lines`` with Core (one statement
-    on PostgreSQL, ``_insert_with_lines``; two on SQLite), and hand back the order as the
-    session's own, loaded, as a query would have: the ORM's unit of work (object states, a
-    flush plan, a second round of events) cost an order more than the statements
-    (``scripts/profile_order.py``)."""
+def _insert(order: Order, lines: list[OrderLine], terms: pricing.Terms) -> bool:
+    """Write ``order`` (every column given but its id and number) and its ``lines`` with Core
+    (one statement on PostgreSQL, ``_insert_with_lines``; two on SQLite) if its store's terms
+    are still ``terms``, and make the order the session's own, loaded, as a query would have:
+    the ORM's unit of work (object states, a flush plan, a second round of events) cost an
+    order more than the statements (``scripts/profile_order.py``). False: the terms have
+    changed, nothing was written."""
     session = db.session
     connection = session.connection()
+    values = {f"o_{key}": getattr(order, key) for key in _ORDER_COLUMNS}
+    values.update((f"t_{name}", getattr(terms, name)) for name in TERMS)
     if connection.dialect.name == "postgresql":  # one statement, one round trip
-        values = {f"o_{key}": getattr(order, key) for key in _ORDER_COLUMNS}
+        values["numbers"] = numbers_sequence(order.vendor_id)
         for i, line in enumerate(lines):
             values.update((f"{key}_{i}", getattr(line, key)) for key in _LINE_COLUMNS)
         written = connection.execute(_insert_with_lines(len(lines)), values).all()
-        order.id = written[0].order_id
+        if not written:
+            return False
+        order.id, order.number = written[0].order_id, written[0].number
         ids = {row.product_id: row.id for row in written}  # an order has one line a product
         for line in lines:
             line.id, line.order_id = ids[line.product_id], order.id
     else:
-        order.id = connection.execute(_INSERT_ORDER, {key: getattr(order, key) for key in _ORDER_COLUMNS}).scalar_one()
+        placed = connection.execute(_insert_order(False), values).first()
+        if placed is None:
+            return False
+        order.id, order.number = placed
         rows = [{"order_id": order.id, **{key: getattr(line, key) for key in _LINE_COLUMNS}} for line in lines]
         for line, line_id in zip(lines, connection.scalars(_INSERT_LINES, rows), strict=True):
             line.id, line.order_id = line_id, order.id
     order.lines = lines
-    for written in (order, *lines):
-        make_transient_to_detached(written)
+    for written_now in (order, *lines):
+        make_transient_to_detached(written_now)
     session.add(order)
-    return order
-
-
-# The vendor columns that make pricing.Terms, read with the order's number as it is placed.
-TERMS = tuple(pricing.Terms.__dataclass_fields__)
-_NEXT_NUMBER = (
-    update(vendors_table)
-    .where(vendors_table.c.id == bindparam("vendor"))
-    .values(last_order_number=vendors_table.c.last_order_number + 1)
-    .returning(vendors_table.c.last_order_number, *(vendors_table.c[name] for name in TERMS))
-)
-
-
-def _next_number(vendor: Vendor) -> tuple[int, pricing.Terms]:
-    """The store's next order number, and its terms read at the same moment.
-
-    On PostgreSQL the number is taken on a connection of its own (the ``side``
-    bind: autocommit, its commits not waiting for the disk): the store's
-    row is locked for that one statement, not for the whole of the order's
-    commit, so one store's orders no longer queue behind each other's fsync (a
-    commit that waits for the disk takes 2 ms here). The order's own commit does
-    wait for the disk, and the WAL is written in order, so a number an order
-    kept is as durable as the order. A number whose order failed after taking
-    it (a setting changed that very moment, a twin with the same token, a failed
-    commit) is not given back: a gap. SQLite has one writer at a time: there the
-    number is taken, and the store's row locked until the commit, in the order's
-    own transaction.
-    """
-    if SIDE not in db.engines:
-        row = db.session.execute(_NEXT_NUMBER, {"vendor": vendor.id}).one()
-    else:
-        with db.engines[SIDE].connect() as numbering:
-            row = numbering.execute(_NEXT_NUMBER, {"vendor": vendor.id}).one()
-    return row[0], pricing.Terms(**{name: row[i + 1] for i, name in enumerate(TERMS)})
+    return True
 
 
 def _check_terms(vendor: Vendor, terms: pricing.Terms, payment: str | None, subtotal: Decimal) -> pricing.Price:

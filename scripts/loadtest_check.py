@@ -67,8 +67,8 @@ FOREIGN_KEYS = text("""
 """)
 # Rows the sale day's writes lock, or update on a condition that may match none, whether or
 # not the run then writes them (loadtest/locustfile.py's mix): products (a hold, checkout:
-# inventory), carts (a hold), vendors (an order's number: orders._next_number), outbox (the
-# relay's FOR UPDATE SKIP LOCKED).
+# inventory), carts (a hold), vendors (the foreign keys' checks of a new order or cart lock
+# its store's row FOR KEY SHARE), outbox (the relay's FOR UPDATE SKIP LOCKED).
 LOCKED = frozenset({"products", "carts", "vendors", "outbox"})
 # A backend's counts reach the views within a second of it going idle (PostgreSQL 15 flushes
 # at most every second; ten when the flush had to wait for a lock).

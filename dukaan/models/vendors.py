@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, false, true
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from ..extensions import db
@@ -52,8 +52,6 @@ class Vendor(UserMixin, db.Model):
     cod_fee: Mapped[Decimal | None] = mapped_column(Money)
     # A closed store keeps its link and shows its page, but takes no orders.
     open: Mapped[bool] = mapped_column(default=True, server_default=true())
-    # Incrementing it also serialises one vendor's order placements (see orders.place).
-    last_order_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     slug = synonym("username")

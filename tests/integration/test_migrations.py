@@ -207,3 +207,12 @@ def test_mail_sent_before_0010_stays_sent_about_its_order(fresh_sqlite):
         "'ravi@example.com', '2024-01-01', '2024-01-01')",
     ], "SELECT s.order_id, s.kind, s.about, v.daily_summary FROM sent_mail s JOIN vendors v ON v.id = 1")
     assert row == (1, "vendor.order_placed", "order:1", 1)
+
+
+def test_each_store_numbers_its_orders_on_from_its_last_number_after_0014(fresh_postgres):
+    """0014 gives each store a sequence that carries on after the last number it handed out."""
+    [row] = upgraded_from(fresh_postgres, "0013", [
+        OLD_VENDOR.replace("'2024-01-01')", "'2024-01-01'), ('asha', 'Asha', 'x', '2024-01-01')"),
+        "UPDATE vendors SET last_order_number = 41 WHERE username = 'ravi'",
+    ], "SELECT nextval('order_numbers_1'), nextval('order_numbers_2')")
+    assert row == (42, 1)

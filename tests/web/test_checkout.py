@@ -170,6 +170,45 @@ def test_a_minimum_raised_while_an_order_is_placed_refuses_it(app, shop, monkeyp
     assert placed(app) == []
 
 
+def change_fee_during_check(app, shop, monkeypatch, fees):
+    """Each of the first len(``fees``) checks of an order sets the store's delivery fee to the next of ``fees``."""
+    real_check, left = orders.check, list(fees)
+
+    def check_then_change(*args, **kwargs):
+        result = real_check(*args, **kwargs)
+        if left:
+            set_store(app, shop["vendor"], delivery_fee=left.pop(0))
+        return result
+
+    monkeypatch.setattr(orders, "check", check_then_change)
+
+
+def test_a_delivery_fee_changed_while_an_order_is_placed_prices_it_anew(app, shop, monkeypatch):
+    """The order is written only under the terms it was priced with: a fee that changes after the
+    first check is read again, and the order costs what the store asks when it is written. The
+    attempt that found the old terms took no number."""
+    change_fee_during_check(app, shop, monkeypatch, ["55.00"])
+    with app.app_context():
+        vendor = db.session.get(Vendor, shop["vendor"])
+        order, created = orders.place(vendor, {shop["pickle"]: 3}, orders.Customer("A", "9876543210", "X"),
+                                      payment="upi")
+        assert created and order.number == 1 and order.delivery_fee == D("55.00")
+    assert placed(app) == [{"subtotal": D("300.00"), "delivery": D("55.00"), "cod_fee": D("0.00"),
+                            "total": D("355.00"), "payment": "upi", "state": "pending"}]
+    assert product_state(app, shop["pickle"])["stock"] == 17
+
+
+def test_a_store_whose_terms_keep_changing_refuses_the_order_and_takes_nothing(app, shop, monkeypatch):
+    monkeypatch.setattr(orders, "TERMS_TRIES", 1)
+    change_fee_during_check(app, shop, monkeypatch, ["55.00"])
+    with app.app_context():
+        vendor = db.session.get(Vendor, shop["vendor"])
+        with pytest.raises(orders.Refused, match="changing its terms right now"):
+            orders.place(vendor, {shop["pickle"]: 3}, orders.Customer("A", "9876543210", "X"), payment="upi")
+    assert placed(app) == []
+    assert product_state(app, shop["pickle"])["stock"] == 20
+
+
 # --- the running total --------------------------------------------------------------------
 
 
