@@ -47,8 +47,8 @@ class VendorOwned:
 
 # A pool apart from the sessions' (PostgreSQL only): one-statement work beside a session's
 # transaction, each statement its own transaction, none waiting for the disk (the primary's
-# WAL position after a write, for read-your-writes on the replica). A thread that holds a session's connection never waits for a
-# second one from the same pool.
+# WAL position after a write, for read-your-writes on the replica). A thread that holds a
+# session's connection never waits for a second one from the same pool.
 SIDE = "side"
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, text
+from test_cart_races import CUSTOMER, race
 
 from dukaan import orders
 from dukaan.extensions import db
 from dukaan.models import Order, Vendor
 from helpers import make_product, make_vendor
-from test_cart_races import CUSTOMER, race
 
 pytestmark = pytest.mark.postgres
 
