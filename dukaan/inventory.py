@@ -175,6 +175,26 @@ def _taking(lines: int, returning_held: bool):
     )
 
 
+# ``take_at_once``: one product of store ``:vendor`` on sale with ``:units`` on hand, less
+# them (the other carts' holds are counted by the order's INSERT: ``COUNTED``); what the order's
+# rules and the store page need of it.
+_TAKING_ON_HAND = (
+    update(products_table)
+    .where(products_table.c.id == bindparam("product"), products_table.c.vendor_id == bindparam("vendor"),
+           products_table.c.available, products_table.c.stock >= bindparam("units", type_=Integer))
+    .values(stock=products_table.c.stock - bindparam("units", type_=Integer))
+    .returning(*(products_table.c[key] for key in ("id", "stock", "name", "price", "max_per_order", "low_stock_at")))
+)
+# For the statement that writes the order ``take_at_once`` took the stock of: a CTE of the
+# product's stock now and the units other carts hold of it (``:now``, ``:except_cart``), read
+# after the product's lock. The order is sound only where the stock covers them.
+COUNTED = (
+    select(products_table.c.id, products_table.c.stock, _HELD_BY_CARTS.scalar_subquery().label("held"))
+    .where(products_table.c.id == bindparam("product"))
+    .cte("counted")
+)
+
+
 def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[Any, int] | None:
     """Make ``cart`` hold ``quantity`` units of ``product_id`` (0 lets go of them), and all
     of its holds until ``until``. Returns what it saw of the product once locked: its row and
@@ -270,14 +290,55 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     holds = {pid: row.held for pid, row in left.items()} if returning_held else held(ids, values["except_cart"])
     own = {line.product_id: line.quantity for line in cart.lines} if cart is not None else {}
     live = cart is not None and aware(cart.expires_at) > utcnow()
-    taken = []
     for product_id in ids:
-        row, now, others = rows[product_id], left[product_id].stock, holds.get(product_id, 0)
-        taken.append(Taken(product_id, quantities[product_id], row.name, row.price))
-        fell(product_id, row.low_stock_at, row.stock, now)
-        free_before = row.stock - others - (own.get(product_id, 0) if live else 0)
-        shown.updated(session, Product, vendor_id, True, stock=(row.stock, now), free=(free_before, now - others))
-    return taken, []
+        row = rows[product_id]
+        _moved(vendor_id, product_id, row.low_stock_at, row.stock, left[product_id].stock,
+               holds.get(product_id, 0), own.get(product_id, 0) if live else 0)
+    return [Taken(pid, quantities[pid], rows[pid].name, rows[pid].price) for pid in ids], []
+
+
+def take_at_once(vendor_id: int, product_id: int, units: int, cart: Cart | None = None,
+                 check: Callable[[dict[int, Any]], None] | None = None) -> tuple[Taken, Any] | None:
+    """PostgreSQL's fast path of ``take`` for an order of one product (most orders; one row,
+    so no order of locks to keep), whose INSERT counts the holds (``COUNTED``, then ``took``):
+    one UPDATE takes ``units`` from the stock on hand and locks the product's row, and ``cart``
+    (if any) is deleted with its lines after it. The holds are counted by the next statement,
+    which sees every hold committed before the lock was granted. Returns what was taken and the
+    row as the UPDATE left it (for ``took``); None when it is not that plain (the product gone,
+    hidden or short on hand): the caller rolls back and calls ``take``, which tells which.
+    Raises ``CartGone`` as ``take`` does; ``check`` as for ``take``."""
+    connection = db.session.connection()
+    row = connection.execute(_TAKING_ON_HAND, {"product": product_id, "vendor": vendor_id, "units": units}).first()
+    if row is None:
+        return None
+    if cart is not None and not _take_cart(connection, cart.id):
+        raise CartGone()
+    if check is not None:
+        check({product_id: row})
+    return Taken(product_id, units, row.name, row.price), row
+
+
+def counting(product_id: int, cart: Cart | None) -> dict[str, Any]:
+    """The values ``COUNTED`` takes for an order of ``product_id`` from ``cart``."""
+    return {"product": product_id, **_holds_now(cart.id if cart is not None else None)}
+
+
+def took(vendor_id: int, taken: Taken, row: Any, held: int, cart: Cart | None = None) -> None:
+    """What ``take_at_once`` did, once the order's INSERT has counted the units other carts
+    ``held``: the low-stock email and the store page's invalidation, as ``take`` does them."""
+    own = 0
+    if cart is not None and aware(cart.expires_at) > utcnow():
+        own = next((line.quantity for line in cart.lines if line.product_id == taken.product_id), 0)
+    _moved(vendor_id, taken.product_id, row.low_stock_at, row.stock + taken.quantity, row.stock, held, own)
+
+
+def _moved(vendor_id: int, product_id: int, mark: int | None, before: int, now: int, others: int,
+           own: int) -> None:
+    """An order took a product's stock from ``before`` to ``now`` while other carts held
+    ``others`` of it and the order's own cart ``own`` (live): a low-stock email if it fell to its
+    ``mark``, and the store page told what it shows of the product (free: stock less holds)."""
+    fell(product_id, mark, before, now)
+    shown.updated(db.session, Product, vendor_id, True, stock=(before, now), free=(before - others - own, now - others))
 
 
 def _take_cart(connection, cart_id: int) -> bool:

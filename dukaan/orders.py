@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, String, bindparam, cast, func, insert, select, union_all, update
+from sqlalchemy import Select, String, bindparam, cast, exists, func, insert, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from . import inventory, jobs, pricing, products, replica
 from .extensions import db
@@ -257,56 +258,18 @@ def place(
         _check_terms(vendor, terms_before, payment, sum((rows[pid].price * qty for pid, qty in wanted), Decimal("0")))
 
     try:
+        # PostgreSQL: the plain case in two statements (the stock taken, then the order written
+        # where the holds allow it); anything else is rolled back and told apart below.
         try:
-            taken, short = inventory.take(vendor.id, wanted, cart, check=rules)
-        except OrderError:
-            session.rollback()
-            raise
-        except inventory.CartGone:
+            order = (_at_once(vendor, wanted, cart, rules, terms_before, payment, customer, token)
+                     or _taking_apart(vendor, wanted, cart, rules, terms_before, payment, customer, token))
+        except (inventory.CartGone, ObjectDeletedError):
+            # Ordered from another tab meanwhile (found gone, or gone when a rollback above had
+            # the session read it again).
+            if cart is None:
+                raise
             session.rollback()
             raise CartOrdered() from None
-        if short:
-            session.rollback()
-            raise OutOfStock(shortages(vendor, short, cart))
-        if cart is not None:  # deleted with its lines by take(): the session lets go of them
-            session.expunge(cart)
-        subtotal = sum((t.price * t.quantity for t in taken), Decimal("0"))
-        lines = [OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
-                 for t in taken]
-        # Written only under the terms it was priced with, as they are when it is written (its
-        # number is taken then): a setting changed since is read and the order priced again.
-        terms = terms_before
-        for _attempt in range(TERMS_TRIES):
-            try:  # a setting changed since the check above
-                price = _check_terms(vendor, terms, payment, subtotal)
-            except OrderError:
-                session.rollback()
-                raise
-            now = utcnow()
-            order = Order(
-                vendor_id=vendor.id,
-                ref=secrets.token_urlsafe(16),
-                token=token or None,
-                customer_name=customer.name,
-                phone=customer.phone,
-                address=customer.address,
-                email=customer.email or None,
-                subtotal=price.subtotal,
-                delivery_fee=price.delivery,
-                cod_fee=price.cod_fee,
-                total=price.total,
-                payment_method=price.payment,
-                payment_state=PaymentState.PENDING.value,
-                status=OrderStatus.PLACED.value,
-                created_at=now,
-                updated_at=now,
-            )
-            if _insert(order, lines, terms):
-                break
-            terms = pricing.Terms(*db.session.execute(_TERMS_NOW, {"vendor": vendor.id}).one())
-        else:
-            session.rollback()
-            raise Refused([f"{vendor.store_name} is changing its terms right now. Please place the order again."])
         if vendor.email or order.email:
             if vendor.email:
                 jobs.record("mail.order_placed", order_id=order.id)
@@ -322,6 +285,105 @@ def place(
         raise
     metrics.order_placed()
     return order, True
+
+
+def _at_once(vendor: Vendor, wanted: list[tuple[int, int]], cart: Cart | None, rules, terms: pricing.Terms,
+             payment: str | None, customer: Customer, token: str | None) -> Order | None:
+    """``place``'s plain case, an order of one product on PostgreSQL, in two statements:
+    ``inventory.take_at_once`` takes the stock on hand (locking the product's row), then one
+    INSERT writes the order and its line where the stock still covers the other carts' holds,
+    counted after the lock, and the terms are those it was priced with (``_insert``). None, with
+    the transaction rolled back, for anything else: more products, a product gone or short, a
+    rule broken, the terms changed; ``_taking_apart`` tells which. Raises ``inventory.CartGone``
+    (rolled back) for a cart ordered meanwhile."""
+    session = db.session
+    if len(wanted) != 1 or session.connection().dialect.name != "postgresql":
+        return None
+    [(product_id, units)] = wanted
+    try:
+        found = inventory.take_at_once(vendor.id, product_id, units, cart, check=rules)
+        if found is None:
+            session.rollback()
+            return None
+        taken, row = found
+        price = _check_terms(vendor, terms, payment, taken.price * taken.quantity)
+    except OrderError:
+        session.rollback()
+        return None
+    except inventory.CartGone:
+        session.rollback()
+        raise
+    order = _new_order(vendor, price, customer, token)
+    held = _insert(order, _lines([taken]), terms, inventory.counting(product_id, cart))
+    if held is None:
+        session.rollback()
+        return None
+    if cart is not None:  # deleted with its line: the session lets go of them
+        session.expunge(cart)
+    inventory.took(vendor.id, taken, row, held[product_id], cart)
+    return order
+
+
+def _taking_apart(vendor: Vendor, wanted: list[tuple[int, int]], cart: Cart | None, rules,
+                  terms_before: pricing.Terms, payment: str | None, customer: Customer, token: str | None) -> Order:
+    """``place`` step by step (``inventory.take``: the products locked, the rules checked, the
+    stock taken where the holds allow it, then the order written), saying what stops it."""
+    session = db.session
+    try:
+        taken, short = inventory.take(vendor.id, wanted, cart, check=rules)
+    except OrderError:
+        session.rollback()
+        raise
+    if short:
+        session.rollback()
+        raise OutOfStock(shortages(vendor, short, cart))
+    if cart is not None:  # deleted with its lines by take(): the session lets go of them
+        session.expunge(cart)
+    subtotal = sum((t.price * t.quantity for t in taken), Decimal("0"))
+    lines = _lines(taken)
+    # Written only under the terms it was priced with, as they are when it is written (its
+    # number is taken then): a setting changed since is read and the order priced again.
+    terms = terms_before
+    for _attempt in range(TERMS_TRIES):
+        try:  # a setting changed since the check above
+            price = _check_terms(vendor, terms, payment, subtotal)
+        except OrderError:
+            session.rollback()
+            raise
+        order = _new_order(vendor, price, customer, token)
+        if _insert(order, lines, terms) is not None:
+            return order
+        terms = pricing.Terms(*session.execute(_TERMS_NOW, {"vendor": vendor.id}).one())
+    session.rollback()
+    raise Refused([f"{vendor.store_name} is changing its terms right now. Please place the order again."])
+
+
+def _new_order(vendor: Vendor, price: pricing.Price, customer: Customer, token: str | None) -> Order:
+    """An order at ``vendor``'s store at ``price``, placed now, to be written by ``_insert``."""
+    now = utcnow()
+    return Order(
+        vendor_id=vendor.id,
+        ref=secrets.token_urlsafe(16),
+        token=token or None,
+        customer_name=customer.name,
+        phone=customer.phone,
+        address=customer.address,
+        email=customer.email or None,
+        subtotal=price.subtotal,
+        delivery_fee=price.delivery,
+        cod_fee=price.cod_fee,
+        total=price.total,
+        payment_method=price.payment,
+        payment_state=PaymentState.PENDING.value,
+        status=OrderStatus.PLACED.value,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _lines(taken: list[inventory.Taken]) -> list[OrderLine]:
+    return [OrderLine(product_id=t.product_id, name=t.name, unit_price=t.price, quantity=t.quantity)
+            for t in taken]
 
 
 # Built once (inventory says why); the values go with each execution.
@@ -342,39 +404,51 @@ def numbers_sequence(vendor_id: int) -> str:
     return f"order_numbers_{vendor_id}"
 
 
-@functools.cache
-def _insert_order(postgresql: bool):
-    """An order (``:o_<column>``) written only while its store's terms are those it was priced
-    with (``:t_<term>``), numbered then: on PostgreSQL by the store's own sequence (``:numbers``;
-    no lock on the store's row, so one store's orders do not wait for each other's commit); on
-    SQLite, one writer at a time, after the store's last order. Returns its id and number, or
-    nothing when the terms have changed (no number taken then)."""
+def _order_rows(postgresql: bool, *guards) -> Select:
+    """An order's row (``:o_<column>``), there only while its store's terms are those it was
+    priced with (``:t_<term>``) and ``guards`` hold, numbered then: on PostgreSQL by the store's
+    own sequence (``:numbers``; no lock on the store's row, so one store's orders do not wait
+    for each other's commit); on SQLite, one writer at a time, after the store's last order.
+    No row, no number taken."""
     vendor = bindparam("o_vendor_id", type_=orders_table.c.vendor_id.type)
     number = (
         func.nextval(cast(bindparam("numbers", type_=String), REGCLASS)) if postgresql
         else select(func.coalesce(func.max(orders_table.c.number), 0) + 1)
         .where(orders_table.c.vendor_id == vendor).scalar_subquery()
     )
-    rows = (
+    return (
         select(*(vendor if key == "vendor_id" else bindparam(f"o_{key}", type_=orders_table.c[key].type)
                  for key in _ORDER_COLUMNS), number)
         .select_from(vendors_table)
         .where(vendors_table.c.id == vendor,
                *(vendors_table.c[name].is_not_distinct_from(bindparam(f"t_{name}", type_=vendors_table.c[name].type))
-                 for name in TERMS))
+                 for name in TERMS),
+               *guards)
     )
-    return (
-        insert(orders_table).from_select([*_ORDER_COLUMNS, "number"], rows)
-        .returning(orders_table.c.id, orders_table.c.number)
-    )
+
+
+# SQLite: the order (``_order_rows``), its id and number back; its lines by _INSERT_LINES.
+_INSERT_ORDER = (
+    insert(orders_table).from_select([*_ORDER_COLUMNS, "number"], _order_rows(False))
+    .returning(orders_table.c.id, orders_table.c.number)
+)
 
 
 @functools.cache
-def _insert_with_lines(count: int):
-    """PostgreSQL: an order (``_insert_order``) and its ``count`` lines (``:<column>_<i>``) in one
-    statement: the order's INSERT as a CTE whose id its lines take. Returns, for each line, the
-    order's id and number and the line's id and product; nothing when the terms have changed."""
-    placed = _insert_order(True).cte("placed")
+def _insert_with_lines(count: int, counting: bool):
+    """PostgreSQL: an order (``_order_rows``) and its ``count`` lines (``:<column>_<i>``) in one
+    statement: the order's INSERT as a CTE whose id its lines take. Returns a row a line (its
+    product, its id, the order's id and number); with ``counting`` (``inventory.take_at_once``
+    took the stock of the order's one product), the product's row, the order written only
+    where the stock covers the other carts' holds (``inventory.COUNTED``), with the units they
+    hold (``held``) and the order's columns empty if it was not."""
+    counted = inventory.COUNTED if counting else None
+    guards = [~exists().where(counted.c.stock < counted.c.held)] if counting else []
+    placed = (
+        insert(orders_table).from_select([*_ORDER_COLUMNS, "number"], _order_rows(True, *guards))
+        .returning(orders_table.c.id, orders_table.c.number)
+        .cte("placed")
+    )
     rows = [select(placed.c.id, *(bindparam(f"{key}_{i}", type_=lines_table.c[key].type) for key in _LINE_COLUMNS))
             for i in range(count)]
     written = (
@@ -383,35 +457,47 @@ def _insert_with_lines(count: int):
         .returning(lines_table.c.order_id, lines_table.c.id, lines_table.c.product_id)
         .cte("written")
     )
-    return select(placed.c.number, written).select_from(placed.join(written, written.c.order_id == placed.c.id))
+    columns = [written.c.order_id, placed.c.number, written.c.id.label("line_id")]
+    if not counting:
+        return select(written.c.product_id, *columns).select_from(
+            placed.join(written, written.c.order_id == placed.c.id))
+    return select(counted.c.id.label("product_id"), counted.c.held, *columns).select_from(
+        counted.outerjoin(written, written.c.product_id == counted.c.id).outerjoin(placed, true()))
 
 
-def _insert(order: Order, lines: list[OrderLine], terms: pricing.Terms) -> bool:
+def _insert(order: Order, lines: list[OrderLine], terms: pricing.Terms,
+            counting: dict | None = None) -> dict[int, int] | None:
     """Write ``order`` (every column given but its id and number) and its ``lines`` with Core
     (one statement on PostgreSQL, ``_insert_with_lines``; two on SQLite) if its store's terms
-    are still ``terms``, and make the order the session's own, loaded, as a query would have:
-    the ORM's unit of work (object states, a flush plan, a second round of events) cost an
-    order more than the statements (``scripts/profile_order.py``). False: the terms have
-    changed, nothing was written."""
+    are still ``terms`` and, with ``counting`` (PostgreSQL: ``inventory.counting``'s values),
+    the stock covers the other carts' holds; make the order the session's own, loaded, as a
+    query would have: the ORM's unit of work (object states, a flush plan, a second round of
+    events) cost an order more than the statements (``scripts/profile_order.py``). Returns the
+    units other carts hold of each product (counted: else empty), or None when nothing was
+    written (the terms changed, or the holds came first)."""
     session = db.session
     connection = session.connection()
     values = {f"o_{key}": getattr(order, key) for key in _ORDER_COLUMNS}
     values.update((f"t_{name}", getattr(terms, name)) for name in TERMS)
+    held: dict[int, int] = {}
     if connection.dialect.name == "postgresql":  # one statement, one round trip
         values["numbers"] = numbers_sequence(order.vendor_id)
+        values.update(counting or {})
         for i, line in enumerate(lines):
             values.update((f"{key}_{i}", getattr(line, key)) for key in _LINE_COLUMNS)
-        written = connection.execute(_insert_with_lines(len(lines)), values).all()
-        if not written:
-            return False
+        written = connection.execute(_insert_with_lines(len(lines), counting is not None), values).all()
+        if not written or written[0].order_id is None:
+            return None
         order.id, order.number = written[0].order_id, written[0].number
-        ids = {row.product_id: row.id for row in written}  # an order has one line a product
+        ids = {row.product_id: row.line_id for row in written}  # an order has one line a product
         for line in lines:
             line.id, line.order_id = ids[line.product_id], order.id
+        if counting is not None:
+            held = {row.product_id: row.held for row in written}
     else:
-        placed = connection.execute(_insert_order(False), values).first()
+        placed = connection.execute(_INSERT_ORDER, values).first()
         if placed is None:
-            return False
+            return None
         order.id, order.number = placed
         rows = [{"order_id": order.id, **{key: getattr(line, key) for key in _LINE_COLUMNS}} for line in lines]
         for line, line_id in zip(lines, connection.scalars(_INSERT_LINES, rows), strict=True):
@@ -420,7 +506,7 @@ def _insert(order: Order, lines: list[OrderLine], terms: pricing.Terms) -> bool:
     for written_now in (order, *lines):
         make_transient_to_detached(written_now)
     session.add(order)
-    return True
+    return held
 
 
 def _check_terms(vendor: Vendor, terms: pricing.Terms, payment: str | None, subtotal: Decimal) -> pricing.Price:

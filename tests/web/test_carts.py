@@ -199,6 +199,36 @@ def test_checkout_takes_the_cart_with_its_lines_in_one_statement(app, client, sh
         assert db.session.scalar(select(func.count(CartLine.id))) == 0
 
 
+def test_an_order_of_one_product_takes_its_stock_and_counts_the_holds_in_two_statements(app, shop):
+    """The UPDATE that takes the stock locks the product's row, and the order's INSERT counts the
+    other carts' holds after it: no lock of its own, no statement of its own for the holds."""
+    from sqlalchemy import event
+
+    other, buyer = app.test_client(), app.test_client()
+    add(other, shop["chai"], 1)
+    seen: list[str] = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda conn, cursor, statement, *args: seen.append(statement))
+    response = buyer.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['chai']}": "2"}))
+    assert response.status_code == 303
+    assert [s.lstrip().split()[0] for s in seen if "products" in s] == ["UPDATE", "WITH"]
+    assert not any("FOR UPDATE" in statement for statement in seen)
+    assert product_state(app, shop["chai"])["stock"] == 1 and held(app, shop["chai"]) == 1
+
+
+def test_an_order_the_holds_refuse_takes_no_number(app, shop):
+    holder, buyer = app.test_client(), app.test_client()
+    add(holder, shop["chai"], 3)
+    order = dict(CUSTOMER, **{f"qty-{shop['chai']}": "1"})
+    refused = buyer.post("/order/ravi", data=order)
+    assert refused.status_code == 409 and "Masala chai: sold out, 0 left." in refused.get_data(as_text=True)
+    assert product_state(app, shop["chai"])["stock"] == 3
+    add(holder, shop["chai"], 0)
+    placed = buyer.post("/order/ravi", data=order)
+    assert placed.status_code == 303
+    assert "<h1>Order #1</h1>" in buyer.get(placed.headers["Location"]).get_data(as_text=True)
+
+
 def test_a_retried_checkout_of_a_cart_lands_on_the_order_it_placed(app, client, shop):
     """The answer to a checkout was lost: the browser sends it again, with the same token and
     the cart's cookie (the cart is gone with its order). One order, and the same page."""
