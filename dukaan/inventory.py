@@ -5,8 +5,10 @@ still buy is the stock on hand less the live holds of other carts; a hold is
 live until its cart's ``expires_at``, so an abandoned cart frees its units by
 the clock, with no job. Whoever holds or takes units locks the product's row
 first (in product id order, so two never wait on each other), then counts the
-holds in a later statement (an order's is the one that takes the stock), which
-sees every hold committed before the lock was granted: no amount of concurrency
+holds in a later statement (an order's is the one that takes the stock; for an
+order of one product, whose UPDATE takes the stock on hand and so locks the row,
+the one that writes the order), which sees every hold committed before the lock
+was granted: no amount of concurrency
 sells or holds a unit twice or leaves stock below zero. Each movement tells the
 store page's invalidation what it did (``storefront_cache.shown``), and one
 that takes a product's stock from above its low-stock mark (``low_stock_at``)
