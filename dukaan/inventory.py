@@ -127,6 +127,12 @@ _LOCK = (
     select(products_table).where(products_table.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(products_table.c.id).with_for_update()
 )
+# A cart's change locks one product and counts the holds of it: no list to expand (SQLAlchemy
+# writes an expanding IN anew at each execution).
+_LOCK_ONE = select(products_table).where(products_table.c.id == bindparam("product")).with_for_update()
+_HELD_ONE = _holding(
+    select(func.coalesce(func.sum(lines_table.c.quantity), 0)).where(lines_table.c.product_id == bindparam("product"))
+)
 
 
 def _holds_now(except_cart: int | None) -> dict[str, Any]:
@@ -209,14 +215,14 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
     """
     session = db.session
     new_cart = inspect(cart).transient or inspect(cart).pending
-    row = _lock([product_id]).get(product_id)
+    row = session.connection().execute(_LOCK_ONE, {"product": product_id}).first()
     # After the lock: the holds it let through, and this cart's line as another tab may have
     # just written it. No such product: nothing held of it, and no line (lines go with it).
     others, line = 0, None
     if row is not None and new_cart:
         # On the connection: the session's autoflush would write the new cart before its line
         # (it holds nothing, and is written with its line at the commit, in one flush).
-        others = held([product_id], None, session.connection()).get(product_id, 0)
+        others = session.connection().execute(_HELD_ONE, {"product": product_id, **_holds_now(None)}).scalar_one()
     elif row is not None:
         others, line = session.execute(_HELD_AND_LINE, {"product": product_id, **_holds_now(cart.id)}).one()
     was_live = not new_cart and aware(cart.expires_at) > utcnow()
