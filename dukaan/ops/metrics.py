@@ -159,7 +159,7 @@ class _StatementCounter:
 
 def count_statements(app: Flask) -> None:
     """Count the statements of each of ``app``'s engines: the replica's as the replica's, the
-    rest (the primary's, the order numbers' side connection) as the primary's."""
+    rest (the primary's, the side connection's) as the primary's."""
     from ..extensions import db
 
     with app.app_context():
