@@ -112,6 +112,9 @@ class Config:
                 # A replica that does not answer costs a second, then the primary serves.
                 "connect_args": {"connect_timeout": 1},
             }}
+        # The hot statements prepared once per connection (dukaan.models.prepared); "off" behind a
+        # pooler that shares server connections between clients (PgBouncer in transaction mode).
+        self.DATABASE_PREPARED_STATEMENTS = env.get("DATABASE_PREPARED_STATEMENTS", "on") != "off"
         # Reads leave a replica further behind than this; each process checks it this often,
         # and a replica that failed is tried again after this long.
         self.REPLICA_MAX_LAG_SECONDS = float(env.get("REPLICA_MAX_LAG_SECONDS", "2"))

@@ -148,6 +148,7 @@ def register_extensions(app: Flask) -> None:
     from . import accounts, jobs, media, replica, storefront_cache
     from .extensions import cache, csrf, db, limiter, login, migrate
     from .models.common import SIDE, check_on_checkout, side_bind
+    from .models.prepared import send_prepared
     from .sessions import SessionInterface
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
@@ -158,6 +159,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():  # no pool_pre_ping: a system call instead of a round trip
         for engine in db.engines.values():
             check_on_checkout(engine)
+            if app.config["DATABASE_PREPARED_STATEMENTS"]:
+                send_prepared(engine)
     replica.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -15,6 +15,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from .extensions import db
 from .models import Vendor, VendorSession, aware, utcnow
+from .models.prepared import prepared
 
 USERNAME_RE = re.compile(r"[a-z0-9-]{3,30}")
 USERNAME_RULE = "3–30 characters: lowercase letters, digits and hyphens"
@@ -89,7 +90,7 @@ def create_vendor(username: str, store_name: str, password: str, email: str | No
 
 
 # Built once: every request to a store asks it (inventory says why).
-_BY_USERNAME = select(Vendor).where(Vendor.username == bindparam("username"))
+_BY_USERNAME = prepared(select(Vendor).where(Vendor.username == bindparam("username")))
 
 
 def find(username: str, session=None) -> Vendor | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from . import accounts, inventory, products
 from .extensions import db
 from .models import Cart, Product, Vendor, aware, commit_keeping_loaded, utcnow
+from .models.prepared import prepared
 from .orders import MAX_LINES, MAX_QUANTITY
 
 COOKIE = "cart"
@@ -41,7 +42,7 @@ def find(vendor: Vendor, token: str | None, session=None) -> Cart | None:
 
 # Built once: the store and the visitor's cart there with its lines, in one statement (every
 # change of a cart, its fragment, the running total and the checkout begin with it).
-_STORE_AND_CART = (
+_STORE_AND_CART = prepared(
     select(Vendor, Cart)
     .outerjoin(Cart, and_(Cart.vendor_id == Vendor.id, Cart.token == bindparam("token")))
     .where(Vendor.username == bindparam("username"))
@@ -72,9 +73,8 @@ def set_quantity(vendor: Vendor, cart: Cart | None, product_id: int, quantity: i
     if quantity and not vendor.open:  # a closed store holds nothing; letting go is always fine
         raise CartError(f"{vendor.store_name} is closed right now and is not taking orders.")
     until = utcnow() + hold_time()
-    if cart is None:
+    if cart is None:  # written by inventory.hold, with its first line
         cart = Cart(vendor_id=vendor.id, token=secrets.token_urlsafe(32), expires_at=until, lines=[])
-        db.session.add(cart)
     elif quantity and product_id not in {line.product_id for line in cart.lines} and len(cart.lines) >= MAX_LINES:
         raise CartError(f"A cart can hold at most {MAX_LINES} different products.")
     try:

@@ -26,11 +26,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Select, and_, bindparam, case, delete, func, inspect, select, update
+from sqlalchemy import DateTime, Integer, Select, and_, bindparam, case, delete, func, insert, inspect, select, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from . import jobs
 from .extensions import db
 from .models import Cart, CartLine, Product, aware, utcnow
+from .models.prepared import prepared
 from .storefront_cache import shown
 
 MAX_STOCK = 1_000_000
@@ -112,7 +114,7 @@ _HELD_BY_CARTS = _holding(
 ).correlate(products_table)
 # After a product's lock: the units other carts hold of it, and the cart's own line of it
 # (another tab of the same cart may have just written it), in one statement.
-_HELD_AND_LINE = (
+_HELD_AND_LINE = prepared(
     select(_HELD_BY_CARTS.scalar_subquery(), CartLine)
     .select_from(products_table)
     .outerjoin(CartLine, and_(CartLine.product_id == products_table.c.id, CartLine.cart_id == EXCEPT_CART))
@@ -121,7 +123,7 @@ _HELD_AND_LINE = (
 )
 # A cart whose holds become an order: deleted (its lines by the foreign key's cascade, except
 # on SQLite, which enforces none).
-_DELETE_CART = delete(carts_table).where(carts_table.c.id == bindparam("cart")).returning(carts_table.c.id)
+_DELETE_CART = prepared(delete(carts_table).where(carts_table.c.id == bindparam("cart")).returning(carts_table.c.id))
 _DELETE_CART_LINES = delete(lines_table).where(lines_table.c.cart_id == bindparam("cart"))
 _LOCK = (
     select(products_table).where(products_table.c.id.in_(bindparam("ids", expanding=True)))
@@ -129,10 +131,58 @@ _LOCK = (
 )
 # A cart's change locks one product and counts the holds of it: no list to expand (SQLAlchemy
 # writes an expanding IN anew at each execution).
-_LOCK_ONE = select(products_table).where(products_table.c.id == bindparam("product")).with_for_update()
-_HELD_ONE = _holding(
+_LOCK_ONE = prepared(select(products_table).where(products_table.c.id == bindparam("product")).with_for_update())
+_HELD_ONE = prepared(_holding(
     select(func.coalesce(func.sum(lines_table.c.quantity), 0)).where(lines_table.c.product_id == bindparam("product"))
+))
+
+
+# A new cart and its first line: on PostgreSQL one statement (the cart's INSERT a CTE whose id
+# the line takes), prepared; on SQLite two. The ORM's unit of work cost a first "Add" more than
+# its statements (``scripts/profile_order.py --cart``).
+_CART_COLUMNS = ("vendor_id", "token", "customer_id", "created_at", "expires_at")
+_CART_LINE_COLUMNS = ("product_id", "quantity", "changed_at", "cut_from")
+_INSERT_CART = (
+    insert(carts_table).values({key: bindparam(key, type_=carts_table.c[key].type) for key in _CART_COLUMNS})
+    .returning(carts_table.c.id)
 )
+_INSERT_CART_LINE = (
+    insert(lines_table)
+    .values({key: bindparam(f"line_{key}", type_=lines_table.c[key].type) for key in ("cart_id", *_CART_LINE_COLUMNS)})
+    .returning(lines_table.c.id)
+)
+_NEW_CART = _INSERT_CART.cte("new_cart")
+_NEW_LINE = (
+    insert(lines_table)
+    .from_select(["cart_id", *_CART_LINE_COLUMNS],
+                 select(_NEW_CART.c.id, *(bindparam(f"line_{key}", type_=lines_table.c[key].type)
+                                          for key in _CART_LINE_COLUMNS)))
+    .returning(lines_table.c.cart_id, lines_table.c.id)
+    .cte("new_line")
+)
+_NEW_CART_AND_LINE = prepared(select(_NEW_LINE.c.cart_id, _NEW_LINE.c.id.label("line_id")))
+
+
+def _write_new_cart(cart: Cart, line: CartLine) -> None:
+    """Write the new ``cart`` with its one ``line`` now (``_NEW_CART_AND_LINE``), and make both
+    the session's own, as a query would have loaded them."""
+    session = db.session
+    connection = session.connection()
+    values = {key: getattr(cart, key) for key in _CART_COLUMNS}
+    values.update((f"line_{key}", getattr(line, key)) for key in _CART_LINE_COLUMNS)
+    for written, keys in ((cart, _CART_COLUMNS), (line, _CART_LINE_COLUMNS)):
+        for key in keys:  # loaded as written, even those left empty (else read back when shown)
+            setattr(written, key, getattr(written, key))
+    if connection.dialect.name == "postgresql":
+        cart.id, line.id = connection.execute(_NEW_CART_AND_LINE, values).one()
+    else:
+        cart.id = connection.execute(_INSERT_CART, values).scalar_one()
+        line.id = connection.execute(_INSERT_CART_LINE, {**values, "line_cart_id": cart.id}).scalar_one()
+    line.cart_id = cart.id
+    cart.lines.append(line)
+    for written in (cart, line):
+        make_transient_to_detached(written)
+    session.add(cart)
 
 
 def _holds_now(except_cart: int | None) -> dict[str, Any]:
@@ -186,7 +236,7 @@ def _taking(lines: int, returning_held: bool):
 # ``take_at_once``: one product of store ``:vendor`` on sale with ``:units`` on hand, less
 # them (the other carts' holds are counted by the order's INSERT: ``COUNTED``); what the order's
 # rules and the store page need of it.
-_TAKING_ON_HAND = (
+_TAKING_ON_HAND = prepared(
     update(products_table)
     .where(products_table.c.id == bindparam("product"), products_table.c.vendor_id == bindparam("vendor"),
            products_table.c.available, products_table.c.stock >= bindparam("units", type_=Integer))
@@ -207,7 +257,8 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
     """Make ``cart`` hold ``quantity`` units of ``product_id`` (0 lets go of them), and all
     of its holds until ``until``. Returns what it saw of the product once locked: its row and
     how many of it the cart may have (stock less the other carts' live holds); None if there
-    is no such product.
+    is no such product. A new ``cart`` (not yet in the session) is written here with its
+    first line (``_write_new_cart``); one that holds nothing is added to the session.
 
     Raises ``NotEnough`` (nothing more held) when fewer are free; a product that
     is not on sale at the cart's store has 0 free. Raises ``OverLimit`` for more
@@ -220,8 +271,6 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
     # just written it. No such product: nothing held of it, and no line (lines go with it).
     others, line = 0, None
     if row is not None and new_cart:
-        # On the connection: the session's autoflush would write the new cart before its line
-        # (it holds nothing, and is written with its line at the commit, in one flush).
         others = session.connection().execute(_HELD_ONE, {"product": product_id, **_holds_now(None)}).scalar_one()
     elif row is not None:
         others, line = session.execute(_HELD_AND_LINE, {"product": product_id, **_holds_now(cart.id)}).one()
@@ -233,16 +282,23 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
         raise OverLimit(row.name, row.max_per_order)
     if quantity and quantity > max(0, row.stock - others):
         raise NotEnough(product_id, max(0, row.stock - others), row.name)
+    written = False
     if quantity == 0:
         if line is not None:
             session.delete(line)
             if line in cart.lines:  # a cart read back after the commit must not show it
                 cart.lines.remove(line)
+    elif line is None and inspect(cart).transient:  # written now, with the cart
+        cart.created_at, cart.expires_at = utcnow(), until
+        _write_new_cart(cart, CartLine(product_id=product_id, quantity=quantity, changed_at=cart.created_at))
+        written = True
     elif line is None:
         cart.lines.append(CartLine(product_id=product_id, quantity=quantity))
     else:
         line.quantity, line.changed_at, line.cut_from = quantity, utcnow(), None
-    cart.expires_at = until
+    if not written:
+        cart.expires_at = until
+        session.add(cart)  # a new cart that holds nothing is written at the commit
     if row is not None:
         shown.updated(session, Product, row.vendor_id, row.available,
                       free=(row.stock - others - before, row.stock - others - quantity))

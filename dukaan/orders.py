@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 from . import inventory, jobs, pricing, products, replica
 from .extensions import db
 from .models import Cart, Order, OrderLine, OrderStatus, PaymentState, Product, Vendor, commit_keeping_loaded, utcnow
+from .models.prepared import prepared
 from .ops import metrics
 
 # The shape of the refs ``place`` hands out (secrets.token_urlsafe): anything else names no order.
@@ -396,6 +397,8 @@ TERMS = tuple(pricing.Terms.__dataclass_fields__)
 _TERMS_NOW = select(*(vendors_table.c[name] for name in TERMS)).where(vendors_table.c.id == bindparam("vendor"))
 # A store changing its terms while its orders are written: read again this many times at most.
 TERMS_TRIES = 3
+# Orders of up to this many products are written by statements prepared on each connection.
+PREPARED_LINES = 10
 
 
 def numbers_sequence(vendor_id: int) -> str:
@@ -459,10 +462,13 @@ def _insert_with_lines(count: int, counting: bool):
     )
     columns = [written.c.order_id, placed.c.number, written.c.id.label("line_id")]
     if not counting:
-        return select(written.c.product_id, *columns).select_from(
+        statement = select(written.c.product_id, *columns).select_from(
             placed.join(written, written.c.order_id == placed.c.id))
-    return select(counted.c.id.label("product_id"), counted.c.held, *columns).select_from(
-        counted.outerjoin(written, written.c.product_id == counted.c.id).outerjoin(placed, true()))
+    else:
+        statement = select(counted.c.id.label("product_id"), counted.c.held, *columns).select_from(
+            counted.outerjoin(written, written.c.product_id == counted.c.id).outerjoin(placed, true()))
+    # Most orders are of a few products: theirs are prepared (each count is a statement of its own).
+    return prepared(statement) if count <= PREPARED_LINES else statement
 
 
 def _insert(order: Order, lines: list[OrderLine], terms: pricing.Terms,

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, event, text
 from config import database_url
 from dukaan import jobs
 from dukaan.extensions import cache, db
+from dukaan.models.prepared import original
 from helpers import (
     BROKER_URL,
     FIGURES,
@@ -224,7 +225,7 @@ def queries(app):
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
+        seen.append(original(statement))
 
     with app.app_context():
         engine = db.engine

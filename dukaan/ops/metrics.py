@@ -31,6 +31,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
+from ..models.prepared import original
 from ..replica import POSITIONS
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,11 @@ def statement_kind(statement: str) -> str:
     """"read", "position" or "write" (see ``STATEMENTS``)."""
     kind = _kinds.get(statement)
     if kind is None:
-        if statement in POSITIONS:
+        text = original(statement)  # what an EXECUTE of a prepared statement runs
+        if text in POSITIONS:
             kind = "position"
         else:
-            kind = "read" if _READ.match(statement) and not _NOT_READ.search(statement) else "write"
+            kind = "read" if _READ.match(text) and not _NOT_READ.search(text) else "write"
         if len(_kinds) < 10_000:
             _kinds[statement] = kind
     return kind

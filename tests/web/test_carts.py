@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from dukaan.extensions import db
 from dukaan.models import Cart, CartLine, Order
+from dukaan.models.prepared import original
 from helpers import AuthActions, make_product, make_vendor, product_state
 
 CUSTOMER = {"name": "Meera", "phone": "9876543210", "address": "12 MG Road, Pune"}
@@ -26,6 +27,14 @@ def shop(app):
 
 def add(client, product_id, quantity, slug="ravi"):
     return client.post(f"/order/{slug}/cart", data={"product_id": str(product_id), "quantity": str(quantity)})
+
+
+def recording(seen: list[str]):
+    """A ``before_cursor_execute`` listener that keeps each statement's SQL in ``seen`` (what a
+    prepared statement's EXECUTE runs, for those)."""
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(original(statement))
+    return record
 
 
 def held(app, product_id) -> int:
@@ -50,6 +59,33 @@ def test_adding_holds_units_and_answers_the_cart(app, client, shop):
     assert again.status_code == 200 and "₹240.00" in again.get_data(as_text=True)
 
 
+def test_a_first_add_writes_the_cart_with_its_line_and_nothing_at_the_commit(app, client, shop):
+    """A new cart and its first line are written together (one statement on PostgreSQL), not by
+    the session's flush, and read back as written: no statement after the write but the commit's."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    listen = recording(seen)
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        response = add(client, shop["pickle"], 2)
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", listen)
+    assert response.status_code == 200 and "Mango pickle" in response.get_data(as_text=True)
+    writes = [s for s in seen if "INSERT INTO" in s]
+    assert writes[-1] is seen[-1], "nothing is read or written after the cart"
+    assert "INSERT INTO carts" in writes[0] and "INSERT INTO cart_lines" in writes[-1]
+    assert len(writes) == (1 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 2)
+    with app.app_context():
+        cart = db.session.scalars(select(Cart)).one()
+        assert [(line.product_id, line.quantity) for line in cart.lines] == [(shop["pickle"], 2)]
+        assert cart.created_at is not None and cart.customer_id is None
+    assert add(client, shop["chai"], 1).status_code == 200
+    assert held(app, shop["pickle"]) == 2 and held(app, shop["chai"]) == 1
+
+
 def test_the_fragment_after_a_change_reads_only_the_products_the_change_did_not_lock(app, client, shop):
     """What the cart shows after a change: the product the change locked as it saw it, the
     cart's other products and what other carts hold of each in one read. Every such read of
@@ -57,13 +93,11 @@ def test_the_fragment_after_a_change_reads_only_the_products_the_change_did_not_
     from sqlalchemy import event
 
     seen: list[str] = []
-
-    def listen(_conn, _cursor, statement, *_args):
-        seen.append(statement)
+    listen = recording(seen)
 
     def after_the_write(response) -> list[str]:
         assert response.status_code == 200
-        return seen[next(i for i, s in enumerate(seen) if s.startswith("INSERT INTO cart_lines")) + 1:]
+        return seen[next(i for i, s in enumerate(seen) if "INSERT INTO cart_lines" in s) + 1:]
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", listen)
@@ -185,7 +219,7 @@ def test_checkout_takes_the_cart_with_its_lines_in_one_statement(app, client, sh
     add(client, shop["chai"], 1)
     seen: list[str] = []
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda conn, cursor, statement, *args: seen.append(statement))
+        event.listen(db.engine, "before_cursor_execute", recording(seen))
     response = client.post("/order/ravi", data={**CUSTOMER, "order_token": "c" * 32},
                            headers={"Origin": "http://localhost"})
     assert response.status_code == 303
@@ -208,7 +242,7 @@ def test_an_order_of_one_product_takes_its_stock_and_counts_the_holds_in_two_sta
     add(other, shop["chai"], 1)
     seen: list[str] = []
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda conn, cursor, statement, *args: seen.append(statement))
+        event.listen(db.engine, "before_cursor_execute", recording(seen))
     response = buyer.post("/order/ravi", data=dict(CUSTOMER, **{f"qty-{shop['chai']}": "2"}))
     assert response.status_code == 303
     assert [s.lstrip().split()[0] for s in seen if "products" in s] == ["UPDATE", "WITH"]

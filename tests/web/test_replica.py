@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 from config import database_url
 from dukaan import replica
 from dukaan.extensions import db
+from dukaan.models.prepared import original
 from helpers import AuthActions, csrf_token, make_app, make_product, make_vendor, place
 
 pytestmark = pytest.mark.postgres
@@ -37,7 +38,7 @@ def on_replica(app) -> list[str]:
     seen: list[str] = []
     with app.app_context():
         event.listen(db.engines["replica"], "before_cursor_execute",
-                     lambda conn, cursor, statement, *args: seen.append(statement))
+                     lambda conn, cursor, statement, *args: seen.append(original(statement)))
     return seen
 
 
@@ -226,7 +227,7 @@ def on_primary(app) -> list[str]:
     seen: list[str] = []
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute",
-                     lambda conn, cursor, statement, *args: seen.append(statement))
+                     lambda conn, cursor, statement, *args: seen.append(original(statement)))
     return seen
 
 
