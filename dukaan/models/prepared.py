@@ -10,9 +10,10 @@ rows come back, so Core and the ORM read them as before.
 
 The prepared statements live as long as their connection (PostgreSQL keeps them
 through a rollback); the pool's record of which a connection has is cleared with
-the connection. ``DATABASE_PREPARED_STATEMENTS=off`` sends everything as text,
-for a pooler in front of PostgreSQL that hands one client's statements to
-several server connections (PgBouncer in transaction mode).
+the connection, and a connection whose prepared statement a migration made stale
+(a column it returns changed type) is replaced. ``DATABASE_PREPARED_STATEMENTS=off``
+sends everything as text, for a pooler in front of PostgreSQL that hands one
+client's statements to several server connections (PgBouncer in transaction mode).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def send_prepared(engine: Engine) -> None:
     once per connection (PostgreSQL only; idempotent)."""
     if engine.dialect.name == "postgresql" and not event.contains(engine, "before_cursor_execute", _execute_prepared):
         event.listen(engine, "before_cursor_execute", _execute_prepared, retval=True)
+        event.listen(engine, "handle_error", _stale_after_a_migration)
 
 
 def plan_of(statement: str, context: Any) -> Plan | None:
@@ -111,3 +113,12 @@ def _execute_prepared(connection, cursor, statement: str, parameters, context, e
         cursor.execute(plan.prepare)
         names.add(plan.name)
     return plan.execute, parameters
+
+
+def _stale_after_a_migration(context) -> None:
+    """A column a prepared statement returns changed its type (a migration while this process
+    ran): PostgreSQL refuses that statement on this connection from then on, so the
+    connection goes (as if it had dropped) and its successor prepares anew. One request fails."""
+    error = context.original_exception
+    if getattr(error, "pgcode", None) == "0A000" and "cached plan must not change result type" in str(error):
+        context.is_disconnect = True

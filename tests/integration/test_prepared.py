@@ -105,3 +105,32 @@ def test_switched_off_nothing_is_prepared(app, _schema):  # app: the database em
         with db.engine.connect() as connection:
             assert connection.execute(ECHO, VALUES).one().number == 7
             assert connection.scalars(PREPARED_HERE).all() == []
+
+
+def test_a_connection_whose_prepared_statement_a_migration_made_stale_is_replaced(app):
+    """A column a prepared statement returns changes type while the app runs: that statement
+    fails once on the connection that prepared it, which goes; the next one prepares anew."""
+    from sqlalchemy import Column, MetaData, Table
+    from sqlalchemy.exc import DBAPIError
+
+    scratch = Table("prepared_scratch", MetaData(), Column("amount", Integer))
+    reading = prepared(select(scratch.c.amount))
+    with app.app_context():
+        engine = db.engine
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS prepared_scratch; CREATE TABLE prepared_scratch (amount int);"
+                                    "INSERT INTO prepared_scratch VALUES (5)"))
+        try:
+            with engine.connect() as connection:
+                assert connection.scalar(reading) == 5
+                connection.rollback()  # its transaction's lock would hold the migration up
+                with engine.begin() as migrating:
+                    migrating.execute(text("ALTER TABLE prepared_scratch ALTER amount TYPE bigint"))
+                with pytest.raises(DBAPIError) as failed:
+                    connection.scalar(reading)
+                assert failed.value.connection_invalidated
+            with engine.connect() as connection:
+                assert connection.scalar(reading) == 5
+        finally:
+            with engine.begin() as connection:
+                connection.execute(text("DROP TABLE prepared_scratch"))
