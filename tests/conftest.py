@@ -23,7 +23,6 @@ from sqlalchemy import create_engine, event, text
 from config import database_url
 from dukaan import jobs
 from dukaan.extensions import cache, db
-from dukaan.models.prepared import original
 from helpers import (
     BROKER_URL,
     FIGURES,
@@ -37,6 +36,7 @@ from helpers import (
     make_app,
     make_vendor,
     postgres_url,
+    recording,
 )
 
 TIERS = {
@@ -223,10 +223,7 @@ def runner(app):
 def queries(app):
     """A list that collects every SQL statement the app runs from now on."""
     seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(original(statement))
-
+    record = recording(seen)
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", record)

@@ -77,6 +77,16 @@ class TestConfig(Config):
 MADE_APPS: list = []
 
 
+def recording(seen: list[str]):
+    """A ``before_cursor_execute`` listener that keeps each statement's SQL in ``seen`` (for a
+    prepared statement, what its ``EXECUTE`` runs)."""
+    from dukaan.models.prepared import original
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(original(statement))
+    return record
+
+
 def make_app(database: str, redis_url: str | None, **overrides):
     app = create_app(TestConfig(database, redis_url, **overrides))
     MADE_APPS.append(app)

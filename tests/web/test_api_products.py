@@ -9,8 +9,7 @@ import pytest
 from dukaan import carts, products
 from dukaan.extensions import db
 from dukaan.models import Product, Vendor
-from dukaan.models.prepared import original
-from helpers import make_app, make_product, make_vendor, place, vendor_id_of
+from helpers import make_app, make_product, make_vendor, place, recording, vendor_id_of
 
 LIST = "/api/v1/stores/ravi/products"
 
@@ -186,7 +185,7 @@ def test_lists_are_kept_per_store_version_and_fresh_within_a_second(shop, _schem
         statements = []
         from sqlalchemy import event
 
-        listen = lambda *args: statements.append(original(args[2]))  # noqa: E731
+        listen = recording(statements)
         event.listen(db.engine, "before_cursor_execute", listen)
         assert client.get(LIST).headers["ETag"] == first.headers["ETag"]
         event.remove(db.engine, "before_cursor_execute", listen)

@@ -9,8 +9,7 @@ from sqlalchemy import func, select, update
 
 from dukaan.extensions import db
 from dukaan.models import Cart, CartLine, Order
-from dukaan.models.prepared import original
-from helpers import AuthActions, make_product, make_vendor, product_state
+from helpers import AuthActions, make_product, make_vendor, product_state, recording
 
 CUSTOMER = {"name": "Meera", "phone": "9876543210", "address": "12 MG Road, Pune"}
 
@@ -27,14 +26,6 @@ def shop(app):
 
 def add(client, product_id, quantity, slug="ravi"):
     return client.post(f"/order/{slug}/cart", data={"product_id": str(product_id), "quantity": str(quantity)})
-
-
-def recording(seen: list[str]):
-    """A ``before_cursor_execute`` listener that keeps each statement's SQL in ``seen`` (what a
-    prepared statement's EXECUTE runs, for those)."""
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(original(statement))
-    return record
 
 
 def held(app, product_id) -> int:

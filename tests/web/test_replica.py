@@ -13,8 +13,7 @@ from sqlalchemy import event, select
 from config import database_url
 from dukaan import replica
 from dukaan.extensions import db
-from dukaan.models.prepared import original
-from helpers import AuthActions, csrf_token, make_app, make_product, make_vendor, place
+from helpers import AuthActions, csrf_token, make_app, make_product, make_vendor, place, recording
 
 pytestmark = pytest.mark.postgres
 
@@ -37,8 +36,7 @@ def on_replica(app) -> list[str]:
     """The statements the replica's engine runs from now on."""
     seen: list[str] = []
     with app.app_context():
-        event.listen(db.engines["replica"], "before_cursor_execute",
-                     lambda conn, cursor, statement, *args: seen.append(original(statement)))
+        event.listen(db.engines["replica"], "before_cursor_execute", recording(seen))
     return seen
 
 
@@ -226,8 +224,7 @@ def on_primary(app) -> list[str]:
     """The statements the primary's engine runs from now on."""
     seen: list[str] = []
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute",
-                     lambda conn, cursor, statement, *args: seen.append(original(statement)))
+        event.listen(db.engine, "before_cursor_execute", recording(seen))
     return seen
 
 
