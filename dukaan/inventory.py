@@ -185,7 +185,9 @@ def _write_new_cart(cart: Cart, line: CartLine) -> None:
     session.add(cart)
 
 
-def _holds_now(except_cart: int | None) -> dict[str, Any]:
+def holds_now(except_cart: int | None) -> dict[str, Any]:
+    """The values of a holds count's ``:now`` and ``:except_cart``: the holds live now, of
+    every cart but ``except_cart`` (None: of every cart)."""
     return {"now": utcnow(), "except_cart": except_cart}
 
 
@@ -194,13 +196,17 @@ def held(product_ids: list[int], except_cart: int | None = None, session=None) -
     ``session``, the app's by default)."""
     if not product_ids:
         return {}
-    return dict((session or db.session).execute(_HELD, {"ids": product_ids, **_holds_now(except_cart)}).all())
+    return dict((session or db.session).execute(_HELD, {"ids": product_ids, **holds_now(except_cart)}).all())
 
 
 def held_by_carts(except_cart: int | None = None):
     """A column for a query of products: the units of each held by live carts (other than
     ``except_cart``'s)."""
-    return _HELD_BY_CARTS.params(_holds_now(except_cart)).scalar_subquery()
+    return _HELD_BY_CARTS.params(holds_now(except_cart)).scalar_subquery()
+
+
+# The same for a statement built once: its values (``holds_now``) go with each execution.
+HELD_BY_CARTS = _HELD_BY_CARTS.scalar_subquery()
 
 
 def free(products: list[Product], except_cart: int | None = None, session=None) -> dict[int, int]:
@@ -271,9 +277,9 @@ def hold(cart: Cart, product_id: int, quantity: int, until: datetime) -> tuple[A
     # just written it. No such product: nothing held of it, and no line (lines go with it).
     others, line = 0, None
     if row is not None and new_cart:
-        others = session.connection().execute(_HELD_ONE, {"product": product_id, **_holds_now(None)}).scalar_one()
+        others = session.connection().execute(_HELD_ONE, {"product": product_id, **holds_now(None)}).scalar_one()
     elif row is not None:
-        others, line = session.execute(_HELD_AND_LINE, {"product": product_id, **_holds_now(cart.id)}).one()
+        others, line = session.execute(_HELD_AND_LINE, {"product": product_id, **holds_now(cart.id)}).one()
     was_live = not new_cart and aware(cart.expires_at) > utcnow()
     before = line.quantity if line is not None and was_live else 0
     if quantity and (row is None or row.vendor_id != cart.vendor_id or not row.available):
@@ -341,7 +347,7 @@ def take(vendor_id: int, wanted: list[tuple[int, int]], cart: Cart | None = None
     # granted): each product's stock less its units, where that leaves enough for the other
     # carts' live holds. A product it leaves alone is short.
     quantities = dict(wanted)
-    values = _holds_now(cart.id if cart is not None else None)
+    values = holds_now(cart.id if cart is not None else None)
     for i, product_id in enumerate(ids):
         values[f"id_{i}"], values[f"units_{i}"] = product_id, quantities[product_id]
     # SQLAlchemy writes a subquery in SQLite's RETURNING without its tables' names (ambiguous
@@ -384,7 +390,7 @@ def take_at_once(vendor_id: int, product_id: int, units: int, cart: Cart | None 
 
 def counting(product_id: int, cart: Cart | None) -> dict[str, Any]:
     """The values ``COUNTED`` takes for an order of ``product_id`` from ``cart``."""
-    return {"product": product_id, **_holds_now(cart.id if cart is not None else None)}
+    return {"product": product_id, **holds_now(cart.id if cart is not None else None)}
 
 
 def took(vendor_id: int, taken: Taken, row: Any, held: int, cart: Cart | None = None) -> None:
@@ -483,7 +489,7 @@ def _cut_holds(product: Product, holding: int) -> None:
     lines = db.session.scalars(
         _holding(select(CartLine).where(CartLine.product_id == product.id))
         .order_by(CartLine.changed_at.desc(), CartLine.id.desc()),
-        _holds_now(None),
+        holds_now(None),
     )
     for line in lines:
         if excess <= 0:

@@ -11,12 +11,13 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import Select, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from . import categories, inventory, photos, reviews
 from .extensions import db
 from .models import Product, Vendor
+from .models.prepared import prepared
 
 MAX_PRICE = Decimal("99999999.99")
 # Characters no search needs: C0 controls (NUL among them) and DEL.
@@ -69,12 +70,29 @@ def _with_held(query: Select, with_ratings: bool = False, with_covers: bool = Fa
     """Run ``query`` with the units live carts (but ``except_cart``) hold of each product, set as
     ``held``; with ``with_ratings`` its reviews' average and count, set as ``rating``; with
     ``with_covers`` its first ready photo, set as ``cover`` (one query for all)."""
+    return _read(_listed(query, with_ratings, with_covers), inventory.holds_now(except_cart), with_ratings,
+                 with_covers, session)
+
+
+def _listed(query: Select, with_ratings: bool, with_covers: bool) -> Select:
+    """``query`` with ``_read``'s columns: the units held (``inventory.HELD_BY_CARTS``, its values
+    ``inventory.holds_now``), with ``with_ratings`` the reviews', with ``with_covers`` the cover's."""
+    query = query.add_columns(inventory.HELD_BY_CARTS, *(reviews.rating_columns() if with_ratings else ()))
+    return photos.with_cover(query) if with_covers else query
+
+
+# Built once (inventory says why), prepared: the store page's products, as ``on_sale`` lists them
+# (``:vendor``), each time the page is made anew.
+_ON_SALE = prepared(_listed(
+    select(Product).where(Product.vendor_id == bindparam("vendor"), Product.available)
+    .options(joinedload(Product.category)).order_by(Product.id),
+    with_ratings=True, with_covers=True,
+))
+
+
+def _read(query: Select, values: dict, with_ratings: bool, with_covers: bool, session=None) -> list[Product]:
     found = []
-    columns = [inventory.held_by_carts(except_cart), *(reviews.rating_columns() if with_ratings else ())]
-    query = query.add_columns(*columns)
-    if with_covers:
-        query = photos.with_cover(query)
-    for product, holding, *rest in (session or db.session).execute(query):
+    for product, holding, *rest in (session or db.session).execute(query, values):
         product.held = holding
         if with_ratings:
             product.rating = reviews.Rating.of(*rest[:2])
@@ -95,9 +113,9 @@ def on_sale(vendor: Vendor, search: str | None = None, session=None) -> list[Pro
     (its first ready photo, or None) and ``category`` loaded (one query for all). ``search``:
     only those ``matching`` it. Read on ``session`` (the app's by default; a store page's fill
     passes the replica's when it may)."""
-    query = for_vendor(vendor).where(Product.available).options(joinedload(Product.category))
-    if search:
-        query = query.where(matching(search))
+    if not search:
+        return _read(_ON_SALE, {"vendor": vendor.id, **inventory.holds_now(None)}, True, True, session)
+    query = for_vendor(vendor).where(Product.available, matching(search)).options(joinedload(Product.category))
     return _with_held(query.order_by(Product.id), with_ratings=True, with_covers=True, session=session)
 
 
