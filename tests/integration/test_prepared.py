@@ -76,9 +76,10 @@ def test_a_statement_whose_values_sqlalchemy_expands_is_sent_as_text(app):
             assert not any("products" in s for s in connection.scalars(PREPARED_HERE))
 
 
-def test_an_order_and_a_first_add_to_the_cart_run_on_prepared_statements(app):
+def test_a_store_page_an_order_and_a_first_add_to_the_cart_run_on_prepared_statements(app):
     product_id = make_product(app, make_vendor(app), stock=10)
     shopper = app.test_client()
+    assert shopper.get("/order/ravi").status_code == 200  # no cache has it yet: read and rendered
     assert shopper.post("/order/ravi/cart", data={"product_id": product_id, "quantity": 2}).status_code == 200
     response = app.test_client().post("/order/ravi", data={"name": "Asha", "phone": "9876543210",
                                                            "address": "12 MG Road, Pune", f"qty-{product_id}": "1"})
@@ -95,6 +96,7 @@ def test_an_order_and_a_first_add_to_the_cart_run_on_prepared_statements(app):
     assert any("INSERT INTO carts" in s and "INSERT INTO cart_lines" in s for s in statements), statements
     assert any("INSERT INTO orders" in s for s in statements) and any(s.startswith("PREPARE") for s in statements)
     assert any("FROM vendors" in s and "vendors.username = $1" in s for s in statements)
+    assert any("FROM products" in s and "products.vendor_id = $" in s and "cover" in s for s in statements)
 
 
 def test_switched_off_nothing_is_prepared(app, _schema):  # app: the database emptied
