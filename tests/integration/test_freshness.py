@@ -220,7 +220,10 @@ def test_a_photo_made_ready_by_its_job_shows_within_a_second(app, auth, shop, mo
         assert time.monotonic() < deadline, "the photo never showed"
         time.sleep(0.02)
     seen = time.monotonic()
-    assert ready_at and seen - ready_at[0] <= 1.0
+    while not ready_at:  # the job commits inside process(): the page can show it before timed() returns
+        assert time.monotonic() < deadline, "the photo job never returned"
+        time.sleep(0.01)
+    assert seen - ready_at[0] <= 1.0
 
 
 def test_the_trust_window_is_capped_below_the_second_shared_cache_refresh(monkeypatch):
