@@ -203,10 +203,43 @@ def cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+# Which program a process is, by its command line (first match wins): the CPU of a run is
+# split among these, the load generator (wrk, this script's child) counted apart.
+PROGRAMS = (("hello_app", "hello's gunicorn"), ("gunicorn", "gunicorn"), ("nginx", "nginx"),
+            ("postgres", "PostgreSQL"), ("redis-server", "Redis"), ("celery", "Celery"))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_program() -> dict[int, tuple[str, int]]:
+    """pid -> (program, CPU ticks it has used) for the processes of ``PROGRAMS``."""
+    seen = {}
+    for folder in Path("/proc").iterdir():
+        if not folder.name.isdigit():
+            continue
+        try:
+            command = (folder / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (folder / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        program = next((name for fragment, name in PROGRAMS if fragment in command), None)
+        if program is not None:
+            seen[int(folder.name)] = (program, int(fields[11]) + int(fields[12]))  # utime + stime
+    return seen
+
+
+def cpu_per_request(before: dict, after: dict, load_ticks: float, requests: int) -> dict[str, float]:
+    """Microseconds of CPU a request, by program, between two ``cpu_by_program`` readings."""
+    used: dict[str, float] = {"wrk": load_ticks}
+    for pid, (program, ticks) in after.items():
+        used[program] = used.get(program, 0) + ticks - before.get(pid, (program, 0))[1]
+    return {program: ticks / CLOCK_TICKS / max(1, requests) * 1e6 for program, ticks in used.items() if ticks}
+
+
 def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict,
         script: tuple[str, list[str]] | None = None, port: int = PORT) -> dict:
     """One bounded wrk run; ``script`` is a Lua file of scripts/wrk and its arguments. ``cores``
-    is how many of the machine's cores were busy meanwhile (wrk's own share included)."""
+    is how many of the machine's cores were busy meanwhile (wrk's own share included), and
+    ``cpu_us`` the CPU each program spent a request (``cpu_per_request``)."""
     args = [wrk_bin, f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
             "--timeout", "5s"]
     for header in headers.items():
@@ -216,9 +249,13 @@ def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict,
     args.append(f"http://127.0.0.1:{port}{path}")
     if script is not None:
         args += ["--", *script[1]]
+    programs_before, load_before = cpu_by_program(), os.times()
     busy_before, all_before = cpu_ticks()
     out = sh(args, quiet=True).stdout
     busy_after, all_after = cpu_ticks()
+    programs_after, load_after = cpu_by_program(), os.times()
+    load_ticks = (load_after.children_user + load_after.children_system
+                  - load_before.children_user - load_before.children_system) * CLOCK_TICKS
     cores = (busy_after - busy_before) / max(1, all_after - all_before) * (os.cpu_count() or 1)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {p: _ms(re.search(rf"^\s+{p}%\s+([\d.]+\w+)", out, re.M).group(1)) for p in ("50", "99")}
@@ -227,7 +264,8 @@ def wrk(wrk_bin: str, path: str, connections: int, seconds: int, headers: dict,
     errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors,
-            "requests": requests, "cores": cores}
+            "requests": requests, "cores": cores,
+            "cpu_us": cpu_per_request(programs_before, programs_after, load_ticks, requests)}
 
 
 def _ms(value: str) -> float:
@@ -244,8 +282,13 @@ def burst(path: str, headers: dict, total: int = 100, at_once: int = 10) -> dict
 
 
 def median_run(runs: list[dict]) -> dict:
-    """The median of each figure over repeated runs; errors are summed."""
-    result = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "errors"}
+    """The median of each figure over repeated runs (of each program's CPU a request too);
+    errors are summed."""
+    result = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key not in ("errors", "cpu_us")}
+    if "cpu_us" in runs[0]:
+        programs = {program for run in runs for program in run["cpu_us"]}
+        result["cpu_us"] = {program: statistics.median(run["cpu_us"].get(program, 0.0) for run in runs)
+                            for program in sorted(programs)}
     result["errors"] = sum(run["errors"] for run in runs)
     result["runs"] = len(runs)
     return result
@@ -502,6 +545,17 @@ def report(results: dict, options) -> None:
         print(f"| {name} | {connections} | {figure['rps']:.0f} | {figure['p50_ms']:.2f} | "
               f"{figure['p99_ms']:.2f} | {figure['cores']:.2f} | {figure['errors']} | "
               f"{figure['rps'] / ceiling_static:.1%} | {figure['rps'] / ceiling_livez:.1%} |")
+    print("\nWhere a request's CPU went at 50 connections (µs a request, medians; the app server is the"
+          " hello's own gunicorn on its row; wrk is the load generator):\n")
+    print("| what | app server | nginx | PostgreSQL | Redis | wrk | the rest | all |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, figure in results.items():
+        if key.endswith("@50") and "cpu_us" in figure:
+            cpu = dict(figure["cpu_us"])
+            named = [cpu.pop("gunicorn", 0.0) + cpu.pop("hello's gunicorn", 0.0),
+                     *(cpu.pop(program, 0.0) for program in ("nginx", "PostgreSQL", "Redis", "wrk"))]
+            print(f"| {key[:-3]} | " + " | ".join(f"{us:.0f}" for us in (*named, sum(cpu.values()),
+                                                                          sum(named) + sum(cpu.values()))) + " |")
     print("\n| burst of 100, 10 at a time | wall ms | errors |")
     print("|---|---:|---:|")
     for key, figure in results.items():
