@@ -10,7 +10,11 @@ Flask-Limiter, the session interface, logging, metrics) and the route's own work
 (templates, SQL, Redis). cProfile slows Python down evenly, so the split is a
 share of the measured time, not cProfile's own totals.
 
-Usage: .venv/bin/python scripts/profile_requests.py [--requests 2000] [--only TEXT]
+With ``--layers`` it also times each route through each WSGI layer alone (the
+request observer, the process memo, the security headers, ProxyFix, Flask): what
+peeling one layer off saves.
+
+Usage: .venv/bin/python scripts/profile_requests.py [--requests 2000] [--only TEXT] [--top N] [--layers]
 """
 
 from __future__ import annotations
@@ -122,6 +126,17 @@ def per_request(app, environ: dict, n: int) -> float:
     return best
 
 
+def layers(app) -> list[tuple[str, object]]:
+    """(name, WSGI callable) of each middleware around Flask, outermost first, then Flask's own."""
+    found = []
+    wsgi_app = app.wsgi_app
+    while wsgi_app is not None:
+        owner = getattr(wsgi_app, "__self__", None)
+        found.append(("Flask" if owner is app else type(wsgi_app).__name__, wsgi_app))
+        wsgi_app = None if owner is app else getattr(wsgi_app, "wsgi_app", None) or getattr(wsgi_app, "app", None)
+    return found
+
+
 def split(app, environ: dict, n: int, top: int) -> dict[str, float]:
     """Each layer's share of the time (self time of its functions, under cProfile); with
     ``top``, prints the functions that took most."""
@@ -147,6 +162,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--only", help="profile only routes whose name contains this")
     parser.add_argument("--top", type=int, default=0, help="also print each route's N costliest functions")
+    parser.add_argument("--layers", action="store_true", help="also time each route from each WSGI layer in")
     options = parser.parse_args()
 
     from profiling import production_on_fresh_database
@@ -198,6 +214,10 @@ def main() -> int:
         statuses = {call(app.wsgi_app, environ) for _ in range(50)}
         assert statuses <= {200, 204}, (name, statuses)
         micros = per_request(app.wsgi_app, environ, options.requests)
+        if options.layers:
+            print(f"--- {name}, from each WSGI layer in (µs per request)")
+            for layer, wsgi_app in layers(app):
+                print(f"  {layer:<24} {per_request(wsgi_app, environ, options.requests):>6.1f}")
         if options.top:
             print(f"--- {name}")
         shares = split(app.wsgi_app, environ, max(200, options.requests // 4), options.top)
