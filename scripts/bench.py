@@ -105,6 +105,10 @@ def fresh_data(products: int) -> None:
 
     from config import database_url
 
+    global _engine
+    if _engine is not None:  # its connections end with the database
+        _engine.dispose()
+        _engine = None
     env = stack_env(cache=True)
     admin = create_engine(database_url(env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"),
                           isolation_level="AUTOCOMMIT")
