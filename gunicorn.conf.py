@@ -10,12 +10,16 @@ env = os.environ.get
 
 bind = env("GUNICORN_BIND", "0.0.0.0:8000")
 # The worker model, chosen by measurement (scripts/bench_workers.py; README, "The worker
-# model"): sync workers, 2 × cores + 1 of them. Every request is short and nginx buffers
-# slow clients, so a thread has little wait to overlap, and threads cost more in switching
-# (one GIL per process) than they save: on the sale-day mix sync ×5 served 24 % more than
-# gthread 4 × 4 on 2 cores, with half the p99. More than one thread makes gunicorn run gthread.
+# model"): sync workers, cores + 1 of them. Every request is short and nginx buffers slow
+# clients, so a thread has little wait to overlap, and threads cost more in switching (one GIL
+# per process) than they save; with the database on the same machine (as Compose runs it) a
+# request's waits are short too, and each worker beyond cores + 1 only takes turns on the same
+# cores: on 2 cores sync ×3 served the sale-day mix 10-17 % faster than sync ×5 with a shorter
+# tail, in three paired runs. With the database across a network (RDS) a worker waits longer
+# on each round trip, and more workers may pay: measure there (GUNICORN_WORKERS).
+# More than one thread makes gunicorn run gthread.
 worker_class = env("GUNICORN_WORKER_CLASS", "sync")
-workers = int(env("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
+workers = int(env("GUNICORN_WORKERS", str(multiprocessing.cpu_count() + 1)))
 threads = int(env("GUNICORN_THREADS", "1"))
 timeout = int(env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(env("GUNICORN_GRACEFUL_TIMEOUT", "20"))
