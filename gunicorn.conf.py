@@ -10,16 +10,15 @@ env = os.environ.get
 
 bind = env("GUNICORN_BIND", "0.0.0.0:8000")
 # The worker model, chosen by measurement (scripts/bench_workers.py; README, "The worker
-# model"): sync workers, cores + 1 of them. Every request is short and nginx buffers slow
+# model"): sync workers, 2 × cores + 1 of them. Every request is short and nginx buffers slow
 # clients, so a thread has little wait to overlap, and threads cost more in switching (one GIL
-# per process) than they save; with the database on the same machine (as Compose runs it) a
-# request's waits are short too, and each worker beyond cores + 1 only takes turns on the same
-# cores: on 2 cores sync ×3 served the sale-day mix 10-17 % faster than sync ×5 with a shorter
-# tail, in three paired runs. With the database across a network (RDS) a worker waits longer
-# on each round trip, and more workers may pay: measure there (GUNICORN_WORKERS).
-# More than one thread makes gunicorn run gthread.
+# per process) than they save: on 2 cores gthread served the sale-day mix at about sync ×5's
+# rate with 1.5-2 times its p99, and /livez's p99 beyond 1.5 times the bare Flask hello's (the
+# target; sync ×5 1.36). Fewer workers (cores + 1) served the mix's reads faster, but
+# orders fell from 13 to 10.5 % of /livez: an order waits on its commit's WAL flush, and the
+# extra workers keep the cores busy meanwhile. More than one thread makes gunicorn run gthread.
 worker_class = env("GUNICORN_WORKER_CLASS", "sync")
-workers = int(env("GUNICORN_WORKERS", str(multiprocessing.cpu_count() + 1)))
+workers = int(env("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
 threads = int(env("GUNICORN_THREADS", "1"))
 timeout = int(env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(env("GUNICORN_GRACEFUL_TIMEOUT", "20"))
