@@ -199,13 +199,8 @@ def held(product_ids: list[int], except_cart: int | None = None, session=None) -
     return dict((session or db.session).execute(_HELD, {"ids": product_ids, **holds_now(except_cart)}).all())
 
 
-def held_by_carts(except_cart: int | None = None):
-    """A column for a query of products: the units of each held by live carts (other than
-    ``except_cart``'s)."""
-    return _HELD_BY_CARTS.params(holds_now(except_cart)).scalar_subquery()
-
-
-# The same for a statement built once: its values (``holds_now``) go with each execution.
+# A column for a query of products: the units of each held by live carts; its values
+# (``holds_now``) go with each execution.
 HELD_BY_CARTS = _HELD_BY_CARTS.scalar_subquery()
 
 

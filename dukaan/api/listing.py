@@ -71,8 +71,8 @@ class Listed:
 
 def free_units():
     """A column: what can be bought of each product now (its stock less live holds, never
-    below 0), as ``inventory.free`` counts it."""
-    free = Product.stock - inventory.held_by_carts()
+    below 0), as ``inventory.free`` counts it; its values are ``inventory.holds_now``'s."""
+    free = Product.stock - inventory.HELD_BY_CARTS
     return case((free < 0, 0), else_=free)
 
 
@@ -95,11 +95,13 @@ def _filtered(vendor: Vendor, query: Query) -> Select:
 
 def _load(slug: str, vendor: Vendor, query: Query, session) -> Listed:
     found = _filtered(vendor, query)
-    total = session.scalar(select(func.count()).select_from(found.subquery())) or 0
+    holds = inventory.holds_now(None)  # one moment for the count and the page
+    total = session.scalar(select(func.count()).select_from(found.subquery()), holds) or 0
     rows = session.execute(
         found.add_columns(free_units()).options(joinedload(Product.category))
         .order_by(*SORTS.get(query.sort, (Product.id,)))
-        .limit(query.per_page).offset((query.page - 1) * query.per_page)
+        .limit(query.per_page).offset((query.page - 1) * query.per_page),
+        holds,
     ).all()
     ready = photos.by_product([product.id for product, _ in rows], ready_only=True, session=session)
     items = [{
